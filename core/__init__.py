@@ -1,0 +1,1 @@
+"""The aigc core: plugin contract, registry, job store and runner."""

@@ -1,0 +1,108 @@
+"""Content-addressed artifacts (checkpoints, models) under one root folder, verified on load.
+
+A file artifact lives at `<root>/<sha[:2]>/<sha>.safetensors`; a folder artifact (a Hugging Face
+model) at `<root>/<sha[:2]>/<sha>/`, where its sha256 covers every file's relative path and digest.
+The store records only the digest, so workers that mount the same volume at another path agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aigc.core.errors import ArtifactCorrupt
+
+CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def folder_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    return folder_sha256(path) if path.is_dir() else file_sha256(path)
+
+
+class ArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_for(self, sha256: str, format: str) -> Path:
+        folder = self.root / sha256[:2]
+        return folder / sha256 if format == "hf" else folder / f"{sha256}.safetensors"
+
+    def put_tensors(self, tensors: dict[str, Any], metadata: dict[str, str]) -> str:
+        """Write tensors as safetensors, move them to their content address, return the sha256."""
+        from safetensors.torch import save_file
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".partial")
+        os.close(fd)
+        try:
+            save_file(tensors, tmp, metadata=metadata)
+            sha = file_sha256(Path(tmp))
+            final = self.path_for(sha, "safetensors")
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)  # atomic: a reader never sees a half-written checkpoint
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return sha
+
+    def put_file(self, source: Path) -> str:
+        sha = file_sha256(source)
+        final = self.path_for(sha, "safetensors")
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = final.with_suffix(".partial")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, final)
+        return sha
+
+    def put_folder(self, source: Path) -> str:
+        sha = folder_sha256(source)
+        final = self.path_for(sha, "hf")
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=final.parent, suffix=".partial"))
+            shutil.copytree(source, tmp, dirs_exist_ok=True)
+            try:
+                os.replace(tmp, final)
+            except OSError:  # another writer placed the same content first
+                shutil.rmtree(tmp, ignore_errors=True)
+        return sha
+
+    def verified_path(self, sha256: str, format: str) -> Path:
+        """The artifact's path after checking its bytes still hash to `sha256`."""
+        path = self.path_for(sha256, format)
+        if not path.exists():
+            raise ArtifactCorrupt(f"artifact {sha256[:12]} is missing under {self.root}")
+        actual = sha256_of(path)
+        if actual != sha256:
+            raise ArtifactCorrupt(f"artifact {path} is corrupt: sha256 {actual[:12]} != recorded {sha256[:12]}")
+        return path
+
+
+def load_tensors(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Tensors and string metadata of a safetensors file (never pickle)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt", device="cpu") as handle:
+        metadata = handle.metadata() or {}
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    return tensors, metadata

@@ -1,0 +1,75 @@
+"""Typed errors of the core. The CLI turns each into one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+
+class AigcError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(AigcError):
+    """The caller asked for something that cannot be done as asked (exit code 2)."""
+
+    exit_code = 2
+
+
+class UnknownPlugin(UsageError):
+    def __init__(self, name: str, available: list[str]) -> None:
+        listed = ", ".join(sorted(available)) or "none installed"
+        super().__init__(f"unknown plugin '{name}'; available: {listed}")
+
+
+class BrokenPlugin(UsageError):
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"plugin '{name}' is broken: {reason}")
+
+
+class InvalidParams(UsageError):
+    """A job's params failed validation against the plugin's param model."""
+
+
+class UnknownJob(UsageError):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"no job with id {job_id}")
+
+
+class MalformedJobId(UsageError):
+    def __init__(self, raw: str) -> None:
+        super().__init__(f"malformed job id '{raw}'; a job id is a positive integer such as 42")
+
+
+class UnknownModel(UsageError):
+    """A model id that names no stored model of the plugin."""
+
+
+class StoreUnavailable(AigcError):
+    """The database cannot be reached or opened (exit code 2: it is a configuration problem)."""
+
+    exit_code = 2
+
+
+class ArtifactCorrupt(AigcError):
+    """An artifact's bytes no longer match the sha256 it was stored under."""
+
+
+class BrokerUnavailable(AigcError):
+    """The message broker cannot be reached."""
+
+    exit_code = 2
+
+
+class JobFailed(AigcError):
+    """A job ended failed; raised by callers that wait for it."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job when its cancellation was requested.
+
+    Not an AigcError: plugins must let it propagate, and the runner ends the job `cancelled`.
+    """
+
+
+class LeaseLost(Exception):
+    """Raised inside a running job when another attempt has taken the job over."""

@@ -1,0 +1,88 @@
+"""Submitting, cancelling and following jobs: what the CLI (and any other front end) calls."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aigc.core import models as model_catalog
+from aigc.core.errors import MalformedJobId
+from aigc.core.params import validate_params
+from aigc.core.plugin import JobKind, Plugin
+from aigc.core.registry import get_plugin
+from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
+
+
+@dataclass(frozen=True)
+class Submission:
+    kind: JobKind
+    plugin: str
+    params: dict[str, Any]
+    priority: int = 0
+    retries: int = 0
+
+
+def parse_job_id(raw: str | int) -> int:
+    text = str(raw).strip()
+    if not text.isdigit() or int(text) <= 0:
+        raise MalformedJobId(str(raw))
+    return int(text)
+
+
+def create_job(store: Store, submission: Submission) -> Job:
+    """Validate everything, then store the job `queued`; nothing is written if any check fails."""
+    plugin = get_plugin(submission.plugin, store.settings.plugin_path)
+    params = validate_params(plugin, submission.kind, submission.params)
+    seed = params.seed if params.seed is not None else random.SystemRandom().randrange(2**31)
+    values = params.model_dump(mode="json")
+    values["seed"] = seed
+    with store.transaction() as session:
+        model_id = None
+        if "model" in values:
+            ref = model_catalog.resolve_ref(session, plugin, values["model"])
+            model_id = values["model"] = ref.id  # pinned: a later training run does not change this job
+        return lifecycle.create_job(
+            session,
+            kind=submission.kind,
+            plugin=plugin.name,
+            params=values,
+            seed=seed,
+            model_id=model_id,
+            queue=plugin.queue,
+            priority=submission.priority,
+            max_attempts=store.settings.max_attempts,
+            retries=submission.retries,
+        )
+
+
+def plugin_for(store: Store, job: Job) -> type[Plugin]:
+    return get_plugin(job.plugin, store.settings.plugin_path)
+
+
+def cancel_job(store: Store, job_id: int) -> JobStatus:
+    with store.transaction() as session:
+        queries.get_job(session, job_id)  # UnknownJob before anything changes
+    return lifecycle.request_cancel(store, job_id)
+
+
+def wait_for(
+    store: Store,
+    job_id: int,
+    *,
+    on_update: Callable[[Job], None] | None = None,
+    interval_s: float = 0.25,
+    timeout_s: float | None = None,
+) -> Job:
+    """Poll the store until the job is finished; returns the final row."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        with store.transaction() as session:
+            job = queries.get_job(session, job_id)
+        if on_update is not None:
+            on_update(job)
+        if job.state.finished or (deadline is not None and time.monotonic() > deadline):
+            return job
+        time.sleep(interval_s)

@@ -1,0 +1,97 @@
+"""Models (trained checkpoints): resolving a model id for a plugin, bundled defaults, listing, export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from aigc.core.artifacts import ArtifactStore, sha256_of
+from aigc.core.context import LoadedModel
+from aigc.core.errors import UnknownModel, UsageError
+from aigc.core.plugin import Plugin
+from aigc.core.store import queries
+
+BUNDLED = "default"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model id checked to exist for a plugin, before a job is stored."""
+
+    id: str
+    bundled: bool
+
+
+def bundled_path(plugin: type[Plugin]) -> Path | None:
+    if not plugin.bundled_model:
+        return None
+    module = sys.modules[plugin.__module__]
+    path = Path(module.__file__ or "").parent / plugin.bundled_model
+    return path if path.exists() else None
+
+
+def resolve_ref(session: Session, plugin: type[Plugin], model: str | None) -> ModelRef:
+    """Pin a job's model at submit time: the given id, else the newest trained one, else the bundled one."""
+    if model is None:
+        newest = queries.newest_model(session, plugin.name)
+        if newest is not None:
+            return ModelRef(str(newest.id), False)
+        if bundled_path(plugin) is not None:
+            return ModelRef(BUNDLED, True)
+        raise UsageError(
+            f"plugin '{plugin.name}' has no trained model and no bundled one; "
+            f"train one first: aigc submit train --plugin {plugin.name}"
+        )
+    if model == BUNDLED:
+        if bundled_path(plugin) is None:
+            raise UnknownModel(f"plugin '{plugin.name}' ships no bundled model; use a trained model id (aigc models)")
+        return ModelRef(BUNDLED, True)
+    if not model.isdigit():
+        raise UnknownModel(f"malformed model id '{model}'; use a number from `aigc models` or '{BUNDLED}'")
+    row = queries.get_model(session, int(model))
+    if row is None or row.plugin != plugin.name:
+        raise UnknownModel(f"no {plugin.name} model with id {model}; see `aigc models --plugin {plugin.name}`")
+    return ModelRef(model, False)
+
+
+def load(session: Session, artifacts: ArtifactStore, plugin: type[Plugin], ref: str) -> LoadedModel:
+    """A verified local path and config for a model id already pinned by `resolve_ref`."""
+    if ref == BUNDLED:
+        path = bundled_path(plugin)
+        if path is None:
+            raise UnknownModel(f"plugin '{plugin.name}' ships no bundled model")
+        fmt = "hf" if path.is_dir() else "safetensors"
+        return LoadedModel(BUNDLED, path, fmt, sha256_of(path), _bundled_config(path), bundled=True)
+    row = queries.get_model(session, int(ref))
+    if row is None:
+        raise UnknownModel(f"no model with id {ref}")
+    path = artifacts.verified_path(row.sha256, row.format)
+    return LoadedModel(str(row.id), path, row.format, row.sha256, row.config, bundled=False)
+
+
+def _bundled_config(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        config = path / "config.json"
+        return json.loads(config.read_text()) if config.exists() else {}
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return json.loads((handle.metadata() or {}).get("config", "{}"))
+
+
+def export(model: LoadedModel, destination: Path) -> Path:
+    """Copy a model's artifact out of the store (into a plugin's package data, say)."""
+    if destination.exists() and destination.is_dir() and model.format != "hf":
+        destination = destination / f"{model.id}.safetensors"
+    if model.format == "hf":
+        shutil.copytree(model.path, destination, dirs_exist_ok=True)
+    else:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(model.path, destination)
+    return destination

@@ -1,0 +1,117 @@
+"""Job params: `key=value` strings to a validated params model, and a description of each param."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from aigc.core.errors import InvalidParams
+from aigc.core.plugin import JobKind, JobParams, Plugin
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    name: str
+    type: str
+    default: Any
+    limits: str
+    help: str
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, Any]:
+    """`["n=64", "stop=[\\"\\\\n\\"]"]` to a dict; JSON lists/objects are decoded, scalars stay strings
+    for pydantic to coerce against the declared type."""
+    raw: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidParams(f"param '{pair}' is not of the form key=value")
+        if key in raw:
+            raise InvalidParams(f"param '{key}' is given twice")
+        raw[key] = _decode(value)
+    return raw
+
+
+def _decode(value: str) -> Any:
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def validate_params(plugin: type[Plugin], kind: JobKind, raw: dict[str, Any]) -> JobParams:
+    model = plugin.params_model(kind)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidParams(_explain(plugin, kind, model, exc)) from None
+
+
+def _explain(plugin: type[Plugin], kind: JobKind, model: type[JobParams], exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    name = ".".join(str(part) for part in error["loc"]) or "params"
+    accepted = ", ".join(f"{p.name} ({p.type}{', ' + p.limits if p.limits else ''})" for p in describe(model))
+    if error["type"] == "extra_forbidden":
+        return f"unknown param '{name}' for {plugin.name} {kind}; accepted: {accepted}"
+    info = {p.name: p for p in describe(model)}.get(name.split(".")[0])
+    expected = f"; expected {info.type}{', ' + info.limits if info and info.limits else ''}" if info else ""
+    return f"invalid param '{name}' for {plugin.name} {kind}: {error['msg']} (got {error.get('input')!r}){expected}"
+
+
+def describe(model: type[JobParams]) -> list[ParamInfo]:
+    """Each param's type, default, limits and help, from the model's JSON schema."""
+    schema = model.model_json_schema()
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        params.append(
+            ParamInfo(
+                name=name,
+                type=_type_of(prop, schema),
+                default=prop.get("default"),
+                limits=_limits_of(prop),
+                help=prop.get("description", ""),
+            )
+        )
+    return params
+
+
+def _type_of(prop: dict[str, Any], schema: dict[str, Any]) -> str:
+    if "enum" in prop:
+        return " | ".join(json.dumps(v) for v in prop["enum"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    if "$ref" in prop:
+        target = schema.get("$defs", {}).get(prop["$ref"].rsplit("/", 1)[-1], {})
+        return _type_of(target, schema)
+    if "anyOf" in prop:
+        kinds = [_type_of(p, schema) for p in prop["anyOf"]]
+        return " | ".join(k for k in kinds if k != "null") + (" | null" if "null" in kinds else "")
+    kind = prop.get("type", "any")
+    if kind == "array":
+        return f"list[{_type_of(prop.get('items', {}), schema)}]"
+    return {"integer": "int", "number": "float", "string": "str", "boolean": "bool"}.get(kind, kind)
+
+
+def _limits_of(prop: dict[str, Any]) -> str:
+    for option in prop.get("anyOf", []):
+        if option.get("type") != "null":
+            prop = {**option, **{k: v for k, v in prop.items() if k != "anyOf"}}
+    low = prop.get("minimum", prop.get("exclusiveMinimum"))
+    high = prop.get("maximum", prop.get("exclusiveMaximum"))
+    parts = []
+    if low is not None or high is not None:
+        lo = "" if low is None else f"{low}{'<' if 'exclusiveMinimum' in prop else '≤'}"
+        hi = "" if high is None else f"{'<' if 'exclusiveMaximum' in prop else '≤'}{high}"
+        parts.append(f"{lo}x{hi}")
+    if "minLength" in prop or "maxLength" in prop:
+        parts.append(f"length {prop.get('minLength', 0)}..{prop.get('maxLength', '')}")
+    if "pattern" in prop:
+        parts.append(f"matches {prop['pattern']}")
+    return ", ".join(parts)

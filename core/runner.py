@@ -1,0 +1,197 @@
+"""`run_job(job_id)`: the one place a job runs, called in-process (embedded) or by a Celery worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aigc.core import models as model_catalog
+from aigc.core.config import Settings
+from aigc.core.context import ContextBackend, JobContext, LoadedModel, PendingModel, Progress
+from aigc.core.errors import AigcError, JobCancelled, LeaseLost
+from aigc.core.plugin import JobKind, Plugin
+from aigc.core.registry import get_plugin
+from aigc.core.store import JobStatus, Store, lifecycle, queries
+from aigc.core.store.lifecycle import Claim, Outcome
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def run_job(
+    job_id: int,
+    *,
+    settings: Settings | None = None,
+    owner: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_stream: Callable[[str], None] | None = None,
+) -> JobStatus:
+    """Claim the job, run one attempt of it, and record how it ended. Returns the job's status after.
+
+    A job that is finished, not yet due, or held by a live attempt elsewhere is left alone.
+    KeyboardInterrupt ends the job `cancelled` and is re-raised.
+    """
+    settings = settings or Settings.from_env()
+    store = Store(settings)
+    claim = lifecycle.claim_job(store, job_id, owner or default_owner(), settings.lease_seconds)
+    if claim is None:
+        with store.transaction() as session:
+            return JobStatus(queries.get_job(session, job_id).status)
+    with store.transaction() as session:
+        job = queries.get_job(session, job_id)
+        first_index = queries.next_result_index(session, job_id)
+    backend = StoreBackend(store, claim, settings)
+    keeper = LeaseKeeper(store, claim, settings.lease_seconds)
+    ctx: JobContext | None = None
+    keeper.start()
+    try:
+        plugin_cls = get_plugin(job.plugin, settings.plugin_path)
+        backend.plugin = plugin_cls
+        params = plugin_cls.params_model(job.kind).model_validate(job.params)
+        ctx = JobContext(
+            job_id=job.id,
+            kind=JobKind(job.kind),
+            plugin=job.plugin,
+            attempt=claim.attempt,
+            seed=job.seed,
+            device=params.device,
+            backend=backend,
+            first_result_index=first_index,
+            on_progress=on_progress,
+            on_stream=on_stream,
+        )
+        getattr(plugin_cls(), job.kind)(ctx, params)
+        outcome = Outcome(
+            JobStatus.succeeded,
+            device=ctx.resolved_device,
+            summary=ctx.summary,
+            results=ctx.pending_results,
+            metrics=ctx.pending_metrics,
+            models=ctx.pending_models,
+        )
+    except JobCancelled:
+        outcome = Outcome(JobStatus.cancelled, error="cancelled while running", device=_device(ctx))
+    except LeaseLost:
+        return _status(store, job_id)  # another attempt owns the job now; it records the outcome
+    except KeyboardInterrupt:
+        lifecycle.finish_job(store, claim, Outcome(JobStatus.cancelled, error="interrupted (Ctrl-C)", device=_device(ctx)))
+        raise
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, AigcError) else traceback.format_exc()
+        outcome = Outcome(JobStatus.failed, error=error, device=_device(ctx))
+    finally:
+        keeper.stop()
+        backend.cleanup()
+    lifecycle.finish_job(store, claim, outcome)
+    return _status(store, job_id)
+
+
+def _device(ctx: JobContext | None) -> str | None:
+    return ctx.resolved_device if ctx else None
+
+
+def _status(store: Store, job_id: int) -> JobStatus:
+    with store.transaction() as session:
+        return JobStatus(queries.get_job(session, job_id).status)
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews the attempt's lease in the store while the plugin runs, however long its steps are."""
+
+    def __init__(self, store: Store, claim: Claim, lease_s: float) -> None:
+        super().__init__(name=f"lease-{claim.job_id}", daemon=True)
+        self.store, self.claim, self.lease_s = store, claim, lease_s
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.lease_s / 3):
+            try:
+                if not lifecycle.renew_lease(self.store, self.claim, self.lease_s):
+                    return  # lost: the plugin learns it at its next progress point
+            except AigcError:
+                continue  # the database blinked; the lease still has two thirds left
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join()
+
+
+class StoreBackend(ContextBackend):
+    """The JobContext's link to the store and the artifact root, for one attempt."""
+
+    def __init__(self, store: Store, claim: Claim, settings: Settings) -> None:
+        self.store, self.claim, self.settings = store, claim, settings
+        self.plugin: type[Plugin] | None = None
+        self._scratch: Path | None = None
+
+    def write_progress(self, ctx: JobContext, report: Progress) -> None:
+        info = {k: v for k, v in report.info.items() if isinstance(v, (int, float, str))}
+        info.update(done=report.done, total=report.total)
+        lifecycle.renew_lease(
+            self.store, self.claim, self.settings.lease_seconds, progress=report.fraction, progress_info=info
+        )
+
+    def poll(self, ctx: JobContext) -> str | None:
+        return lifecycle.poll(self.store, self.claim)
+
+    def save_checkpoint(self, ctx: JobContext, state: Mapping[str, Any]) -> None:
+        from aigc.core.tensorstate import flatten
+
+        tensors, skeleton = flatten(dict(state))
+        sha = self.store.artifacts.put_tensors(tensors, {"aigc_state": skeleton})
+        with ctx._lock:
+            results, ctx.pending_results = ctx.pending_results, []
+            metrics, ctx.pending_metrics = ctx.pending_metrics, []
+        if not lifecycle.commit_checkpoint(self.store, self.claim, sha, results, metrics):
+            raise LeaseLost(f"job {self.claim.job_id} attempt {self.claim.attempt} lost its lease")
+
+    def load_checkpoint(self, ctx: JobContext) -> dict[str, Any] | None:
+        from aigc.core.artifacts import load_tensors
+        from aigc.core.tensorstate import unflatten
+
+        with self.store.transaction() as session:
+            sha = queries.get_job(session, self.claim.job_id).checkpoint_sha256
+        if sha is None:
+            return None
+        tensors, metadata = load_tensors(self.store.artifacts.verified_path(sha, "safetensors"))
+        return unflatten(tensors, metadata["aigc_state"])
+
+    def store_model(
+        self,
+        ctx: JobContext,
+        state: Mapping[str, Any] | Path,
+        name: str,
+        config: Mapping[str, Any],
+        metrics: Mapping[str, float] | None,
+    ) -> PendingModel:
+        if isinstance(state, Path):
+            sha, fmt = self.store.artifacts.put_folder(state), "hf"
+        else:
+            metadata = {"config": json.dumps(dict(config)), "aigc_plugin": ctx.plugin}
+            sha, fmt = self.store.artifacts.put_tensors(dict(state), metadata), "safetensors"
+        return PendingModel(name, sha, fmt, dict(config), dict(metrics or {}))
+
+    def load_model(self, ctx: JobContext, model: str | None) -> LoadedModel:
+        assert self.plugin is not None
+        with self.store.transaction() as session:
+            ref = model_catalog.resolve_ref(session, self.plugin, model)
+            return model_catalog.load(session, self.store.artifacts, self.plugin, ref.id)
+
+    def scratch_dir(self, ctx: JobContext) -> Path:
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"aigc-job{self.claim.job_id}-"))
+        return self._scratch
+
+    def cleanup(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)

@@ -1,0 +1,37 @@
+"""`Store`: the database (system of record) and the artifact root, opened from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from aigc.core.artifacts import ArtifactStore
+from aigc.core.config import Settings
+from aigc.core.errors import StoreUnavailable
+from aigc.core.store.engine import engine_for
+
+
+class Store:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine = engine_for(settings.database_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.artifacts = ArtifactStore(settings.artifacts)
+
+    @classmethod
+    def from_env(cls) -> Store:
+        return cls(Settings.from_env())
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any error."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StoreUnavailable(f"database error on {self.engine.url.render_as_string()}: {reason}") from exc

@@ -1,0 +1,277 @@
+"""The life of a job in the store: create, claim, renew, checkpoint, finish, cancel, requeue.
+
+Every state change is a compare-and-set on (status, attempts, lease owner), so two deliveries of one
+job can never both run it, and a stale attempt can never overwrite a newer one's outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from aigc.core.context import PendingModel, PendingResult
+from aigc.core.store.database import Store
+from aigc.core.store.models import Job, JobStatus, Metric, Model, Result, utcnow
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to run one attempt of a job, held while the lease is renewed."""
+
+    job_id: int
+    attempt: int
+    owner: str
+
+
+def create_job(
+    session: Session,
+    *,
+    kind: str,
+    plugin: str,
+    params: dict[str, Any],
+    seed: int,
+    model_id: str | None,
+    queue: str,
+    priority: int = 0,
+    max_attempts: int = 3,
+    retries: int = 0,
+) -> Job:
+    job = Job(
+        kind=kind,
+        plugin=plugin,
+        params=params,
+        seed=seed,
+        model_id=model_id,
+        queue=queue,
+        priority=priority,
+        max_attempts=max(max_attempts, retries + 1),
+        retries=retries,
+        status=JobStatus.queued,
+        progress=0.0,
+        progress_info={},
+        summary={},
+        attempts=0,
+        failures=0,
+        cancel_requested=False,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    fresh = and_(
+        Job.status == JobStatus.queued,
+        Job.cancel_requested.is_(False),
+        or_(Job.not_before.is_(None), Job.not_before <= now),
+    )
+    lapsed = and_(Job.status == JobStatus.running, Job.lease_expires_at < now)
+    return and_(or_(fresh, lapsed), Job.attempts < Job.max_attempts)
+
+
+def claim_job(store: Store, job_id: int, owner: str, lease_s: float) -> Claim | None:
+    """Atomically start the next attempt of a job; None if it is finished, held, or not yet due."""
+    now = utcnow()
+    with store.transaction() as session:
+        attempt = session.execute(
+            update(Job)
+            .where(Job.id == job_id, _claimable(now))
+            .values(
+                status=JobStatus.running,
+                attempts=Job.attempts + 1,
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                worker=owner,
+                started_at=now,
+                finished_at=None,
+                progress_info={},
+            )
+            .returning(Job.attempts)
+        ).scalar_one_or_none()
+    return None if attempt is None else Claim(job_id, attempt, owner)
+
+
+def _held(claim: Claim):  # type: ignore[no-untyped-def]
+    return and_(
+        Job.id == claim.job_id,
+        Job.status == JobStatus.running,
+        Job.attempts == claim.attempt,
+        Job.lease_owner == claim.owner,
+    )
+
+
+def renew_lease(store: Store, claim: Claim, lease_s: float, **progress: Any) -> bool:
+    """Extend the lease (and write progress if given); False when the attempt no longer holds the job."""
+    values: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=lease_s), **progress}
+    with store.transaction() as session:
+        return session.execute(update(Job).where(_held(claim)).values(**values)).rowcount == 1
+
+
+def poll(store: Store, claim: Claim) -> str | None:
+    """"lost" if another attempt owns the job, "cancel" if a cancel was requested, else None."""
+    with store.transaction() as session:
+        row = session.execute(
+            select(Job.status, Job.attempts, Job.lease_owner, Job.cancel_requested).where(Job.id == claim.job_id)
+        ).one()
+    if row.status != JobStatus.running or row.attempts != claim.attempt or row.lease_owner != claim.owner:
+        return "lost"
+    return "cancel" if row.cancel_requested else None
+
+
+def _write_outputs(
+    session: Session,
+    job_id: int,
+    results: Sequence[PendingResult],
+    metrics: Iterable[tuple[str, int, float]],
+) -> None:
+    if results:
+        session.execute(
+            Result.__table__.insert(),
+            [
+                {
+                    "job_id": job_id,
+                    "index": r.index,
+                    "kind": r.kind,
+                    "role": r.role,
+                    "mime": r.mime,
+                    "data": r.data,
+                    "text": r.text,
+                    "seed": r.seed,
+                    "meta": r.meta,
+                    "created_at": utcnow(),
+                }
+                for r in results
+            ],
+        )
+    # Points are appended in step order; a replayed step (a plugin that logs again from an earlier
+    # step after resuming) replaces the stored suffix instead of colliding with it.
+    latest = {(key, step): value for key, step, value in metrics}
+    first_step: dict[str, int] = {}
+    for key, step in latest:
+        first_step[key] = min(step, first_step.get(key, step))
+    for key, step in first_step.items():
+        session.execute(delete(Metric).where(Metric.job_id == job_id, Metric.key == key, Metric.step >= step))
+    if latest:
+        session.execute(
+            Metric.__table__.insert(),
+            [{"job_id": job_id, "key": k, "step": s, "value": v} for (k, s), v in latest.items()],
+        )
+
+
+def commit_checkpoint(
+    store: Store,
+    claim: Claim,
+    sha256: str,
+    results: Sequence[PendingResult],
+    metrics: Sequence[tuple[str, int, float]],
+) -> bool:
+    """Record a checkpoint and the outputs reported before it, in one transaction."""
+    with store.transaction() as session:
+        held = session.execute(update(Job).where(_held(claim)).values(checkpoint_sha256=sha256)).rowcount == 1
+        if not held:
+            return False
+        _write_outputs(session, claim.job_id, results, metrics)
+    return True
+
+
+@dataclass
+class Outcome:
+    status: JobStatus
+    error: str | None = None
+    device: str | None = None
+    summary: dict[str, Any] | None = None
+    results: Sequence[PendingResult] = ()
+    metrics: Sequence[tuple[str, int, float]] = ()
+    models: Sequence[PendingModel] = ()
+
+
+def finish_job(store: Store, claim: Claim, outcome: Outcome) -> bool:
+    """End the attempt: outputs, models and final status in one transaction (or nothing, if the lease is lost)."""
+    now = utcnow()
+    with store.transaction() as session:
+        job = session.execute(select(Job).where(_held(claim)).with_for_update()).scalar_one_or_none()
+        if job is None:
+            return False
+        retry = outcome.status == JobStatus.failed and job.failures < job.retries and job.attempts < job.max_attempts
+        job.error = outcome.error
+        job.device = outcome.device or job.device
+        job.lease_owner = None
+        job.lease_expires_at = None
+        if outcome.status == JobStatus.failed:
+            job.failures += 1
+        if retry:
+            # Exponential backoff: 2 s, 4 s, 8 s ... before the next attempt may be claimed.
+            job.status = JobStatus.queued
+            job.not_before = now + timedelta(seconds=2**job.failures)
+            return True
+        _write_outputs(session, job.id, outcome.results, outcome.metrics)
+        for model in outcome.models:
+            session.add(
+                Model(
+                    plugin=job.plugin,
+                    name=model.name,
+                    source_job_id=job.id,
+                    sha256=model.sha256,
+                    format=model.format,
+                    config=model.config,
+                    metrics=model.metrics,
+                )
+            )
+        job.status = outcome.status
+        job.summary = {**(job.summary or {}), **(outcome.summary or {})}
+        job.finished_at = now
+        if outcome.status == JobStatus.succeeded:
+            job.progress = 1.0
+    return True
+
+
+def request_cancel(store: Store, job_id: int) -> JobStatus:
+    """Cancel a job: a queued one never runs; a running one stops at its next progress point."""
+    now = utcnow()
+    with store.transaction() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.queued)
+            .values(status=JobStatus.cancelled, cancel_requested=True, finished_at=now, error="cancelled while queued")
+        )
+        session.execute(
+            update(Job).where(Job.id == job_id, Job.status == JobStatus.running).values(cancel_requested=True)
+        )
+        status = session.execute(select(Job.status).where(Job.id == job_id)).scalar_one()
+    return JobStatus(status)
+
+
+def mark_dispatched(store: Store, job_ids: Sequence[int]) -> None:
+    with store.transaction() as session:
+        session.execute(update(Job).where(Job.id.in_(job_ids)).values(dispatched_at=utcnow()))
+
+
+def reap_lapsed(store: Store) -> tuple[list[int], list[int]]:
+    """Requeue running jobs whose lease lapsed (their worker died); fail those out of attempts.
+
+    Returns (requeued ids, failed ids).
+    """
+    now = utcnow()
+    with store.transaction() as session:
+        lapsed = session.execute(
+            select(Job).where(Job.status == JobStatus.running, Job.lease_expires_at < now).with_for_update()
+        ).scalars().all()
+        requeued, failed = [], []
+        for job in lapsed:
+            job.lease_owner = None
+            job.lease_expires_at = None
+            if job.cancel_requested:
+                job.status, job.finished_at, job.error = JobStatus.cancelled, now, "cancelled; its worker died"
+            elif job.attempts >= job.max_attempts:
+                job.status, job.finished_at = JobStatus.failed, now
+                job.error = f"gave up after {job.attempts} attempts: the worker running it stopped renewing its lease"
+                failed.append(job.id)
+            else:
+                job.status = JobStatus.queued
+                requeued.append(job.id)
+    return requeued, failed

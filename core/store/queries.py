@@ -1,0 +1,67 @@
+"""Read-side queries over the store, used by the CLI, the runner and the testing helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from aigc.core.errors import UnknownJob
+from aigc.core.store.models import Job, Metric, Model, Result
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise UnknownJob(job_id)
+    return job
+
+
+def list_jobs(
+    session: Session, *, status: str | None = None, plugin: str | None = None, limit: int = 20
+) -> Sequence[Job]:
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if status:
+        query = query.where(Job.status == status)
+    if plugin:
+        query = query.where(Job.plugin == plugin)
+    return session.execute(query).scalars().all()
+
+
+def results_of(session: Session, job_id: int, *, with_data: bool = True) -> Sequence[Result]:
+    query = select(Result).where(Result.job_id == job_id).order_by(Result.index)
+    return session.execute(query).scalars().all()
+
+
+def count_results(session: Session, job_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Result.role, func.count()).where(Result.job_id == job_id).group_by(Result.role)
+    ).all()
+    return {role: count for role, count in rows}
+
+
+def next_result_index(session: Session, job_id: int) -> int:
+    highest = session.execute(select(func.max(Result.index)).where(Result.job_id == job_id)).scalar()
+    return 0 if highest is None else highest + 1
+
+
+def metrics_of(session: Session, job_id: int) -> Sequence[Metric]:
+    query = select(Metric).where(Metric.job_id == job_id).order_by(Metric.key, Metric.step)
+    return session.execute(query).scalars().all()
+
+
+def models_of(session: Session, plugin: str | None = None) -> Sequence[Model]:
+    query = select(Model).order_by(Model.id.desc())
+    if plugin:
+        query = query.where(Model.plugin == plugin)
+    return session.execute(query).scalars().all()
+
+
+def newest_model(session: Session, plugin: str) -> Model | None:
+    query = select(Model).where(Model.plugin == plugin).order_by(Model.id.desc()).limit(1)
+    return session.execute(query).scalar_one_or_none()
+
+
+def get_model(session: Session, model_id: int) -> Model | None:
+    return session.get(Model, model_id)

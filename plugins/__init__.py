@@ -1,0 +1,1 @@
+"""Built-in generator plugins, registered through the aigc.plugins entry-point group like any other."""
