@@ -83,6 +83,7 @@ class JobContext:
         on_progress: Callable[[Progress], None] | None = None,
         on_stream: Callable[[str], None] | None = None,
         progress_interval_s: float = 0.5,
+        interrupted: threading.Event | None = None,
     ) -> None:
         self.job_id = job_id
         self.kind = kind
@@ -96,6 +97,7 @@ class JobContext:
         self._on_progress = on_progress
         self._on_stream = on_stream
         self._interval = progress_interval_s
+        self._interrupted = interrupted
         self._last_write = 0.0
         self._last_poll = 0.0
         self._lock = threading.Lock()
@@ -123,6 +125,8 @@ class JobContext:
         """Report progress; also the point where a cancel request or a lost lease stops the job."""
         report = Progress(done, total, info)
         self.last_progress = report
+        if self._interrupted is not None and self._interrupted.is_set():
+            raise JobCancelled("interrupted (Ctrl-C)")
         if self._on_progress is not None:
             self._on_progress(report)
         now = time.monotonic()
@@ -136,6 +140,8 @@ class JobContext:
 
         Cheap to call in a tight loop: the store is asked at most once per progress interval.
         """
+        if self._interrupted is not None and self._interrupted.is_set():
+            raise JobCancelled("interrupted (Ctrl-C)")
         now = time.monotonic()
         if now - self._last_poll >= self._interval:
             self._last_poll = now
@@ -146,7 +152,7 @@ class JobContext:
         if state == "lost":
             raise LeaseLost(f"job {self.job_id} attempt {self.attempt} lost its lease")
         if state == "cancel":
-            raise JobCancelled(f"job {self.job_id} was cancelled")
+            raise JobCancelled("cancelled while running")
 
     # -- outputs ------------------------------------------------------------------------------
     def log_metric(self, key: str, value: float, step: int) -> None:

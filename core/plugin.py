@@ -37,7 +37,7 @@ class JobParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int | None = Field(
-        default=None, ge=0, lt=2**63, description="random seed; drawn and recorded when omitted"
+        default=None, ge=0, le=2**32 - 1, description="random seed; drawn and recorded when omitted"
     )
     device: str = Field(
         default="auto",

@@ -9,6 +9,7 @@ import socket
 import tempfile
 import threading
 import traceback
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from aigc.core.store.lifecycle import Claim, Outcome
 
 
 def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """A lease owner unique to this attempt: host:pid plus a token (threads of one process differ)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def run_job(
@@ -34,26 +36,46 @@ def run_job(
     owner: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_stream: Callable[[str], None] | None = None,
+    interrupted: threading.Event | None = None,
 ) -> JobStatus:
     """Claim the job, run one attempt of it, and record how it ended. Returns the job's status after.
 
     A job that is finished, not yet due, or held by a live attempt elsewhere is left alone.
-    KeyboardInterrupt ends the job `cancelled` and is re-raised.
+    `interrupted` (set by an embedded caller's Ctrl-C handler) cancels the job at its next progress
+    point; a KeyboardInterrupt that gets through ends the job `cancelled` too, and is re-raised.
     """
     settings = settings or Settings.from_env()
     store = Store(settings)
     claim = lifecycle.claim_job(store, job_id, owner or default_owner(), settings.lease_seconds)
     if claim is None:
-        with store.transaction() as session:
-            return JobStatus(queries.get_job(session, job_id).status)
-    with store.transaction() as session:
-        job = queries.get_job(session, job_id)
-        first_index = queries.next_result_index(session, job_id)
+        return _status(store, job_id)
+    try:
+        outcome = _attempt(store, claim, settings, on_progress, on_stream, interrupted)
+    except KeyboardInterrupt:
+        lifecycle.finish_job(store, claim, Outcome(JobStatus.cancelled, error="interrupted (Ctrl-C)"))
+        raise
+    if outcome is not None:
+        lifecycle.finish_job(store, claim, outcome)
+    return _status(store, job_id)
+
+
+def _attempt(
+    store: Store,
+    claim: Claim,
+    settings: Settings,
+    on_progress: Callable[[Progress], None] | None,
+    on_stream: Callable[[str], None] | None,
+    interrupted: threading.Event | None,
+) -> Outcome | None:
+    """Run the plugin for a claimed attempt; the outcome to record, or None if the lease was lost."""
     backend = StoreBackend(store, claim, settings)
     keeper = LeaseKeeper(store, claim, settings.lease_seconds)
     ctx: JobContext | None = None
     keeper.start()
     try:
+        with store.transaction() as session:
+            job = queries.get_job(session, claim.job_id)
+            first_index = queries.next_result_index(session, claim.job_id)
         plugin_cls = get_plugin(job.plugin, settings.plugin_path)
         backend.plugin = plugin_cls
         params = plugin_cls.params_model(job.kind).model_validate(job.params)
@@ -68,9 +90,10 @@ def run_job(
             first_result_index=first_index,
             on_progress=on_progress,
             on_stream=on_stream,
+            interrupted=interrupted,
         )
         getattr(plugin_cls(), job.kind)(ctx, params)
-        outcome = Outcome(
+        return Outcome(
             JobStatus.succeeded,
             device=ctx.resolved_device,
             summary=ctx.summary,
@@ -78,21 +101,16 @@ def run_job(
             metrics=ctx.pending_metrics,
             models=ctx.pending_models,
         )
-    except JobCancelled:
-        outcome = Outcome(JobStatus.cancelled, error="cancelled while running", device=_device(ctx))
+    except JobCancelled as exc:
+        return Outcome(JobStatus.cancelled, error=str(exc), device=_device(ctx))
     except LeaseLost:
-        return _status(store, job_id)  # another attempt owns the job now; it records the outcome
-    except KeyboardInterrupt:
-        lifecycle.finish_job(store, claim, Outcome(JobStatus.cancelled, error="interrupted (Ctrl-C)", device=_device(ctx)))
-        raise
+        return None  # another attempt owns the job now; it records the outcome
     except Exception as exc:
         error = str(exc) if isinstance(exc, AigcError) else traceback.format_exc()
-        outcome = Outcome(JobStatus.failed, error=error, device=_device(ctx))
+        return Outcome(JobStatus.failed, error=error, device=_device(ctx))
     finally:
         keeper.stop()
         backend.cleanup()
-    lifecycle.finish_job(store, claim, outcome)
-    return _status(store, job_id)
 
 
 def _device(ctx: JobContext | None) -> str | None:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from aigc.core.errors import StoreUnavailable
 
 # The newest migration's revision id; tests assert it equals Alembic's head so the two never drift.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -127,3 +127,18 @@ def _lock_file(engine: Engine) -> Path | None:
     if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
     return Path(database + ".migrate.lock")
+
+
+def migrate(url: str) -> tuple[str | None, str]:
+    """`aigc db upgrade`: bring the database at `url` to the newest schema; returns (before, after)."""
+    engine = _create(url)
+    safe = engine.url.render_as_string(hide_password=True)
+    try:
+        before = current_revision(engine)
+        after = upgrade(engine)
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreUnavailable(f"cannot reach database {safe}: {reason}") from None
+    finally:
+        engine.dispose()
+    return before, after

@@ -86,7 +86,7 @@ def claim_job(store: Store, job_id: int, owner: str, lease_s: float) -> Claim | 
                 attempts=Job.attempts + 1,
                 lease_owner=owner,
                 lease_expires_at=now + timedelta(seconds=lease_s),
-                worker=owner,
+                worker=owner.rsplit(":", 1)[0],  # host:pid, without the attempt token
                 started_at=now,
                 finished_at=None,
                 progress_info={},
@@ -209,8 +209,10 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> bool:
             job.status = JobStatus.queued
             job.not_before = now + timedelta(seconds=2**job.failures)
             return True
-        _write_outputs(session, job.id, outcome.results, outcome.metrics)
-        for model in outcome.models:
+        if outcome.status == JobStatus.succeeded:
+            # A failed or cancelled attempt keeps only what its checkpoints committed.
+            _write_outputs(session, job.id, outcome.results, outcome.metrics)
+        for model in outcome.models if outcome.status == JobStatus.succeeded else ():
             session.add(
                 Model(
                     plugin=job.plugin,
@@ -275,3 +277,21 @@ def reap_lapsed(store: Store) -> tuple[list[int], list[int]]:
                 job.status = JobStatus.queued
                 requeued.append(job.id)
     return requeued, failed
+
+
+def release_jobs_of(store: Store, worker: str) -> list[int]:
+    """Hand the jobs a stopping worker runs back to the queue, without spending their attempt.
+
+    The running attempts lose their lease, so each stops at its next progress point (LeaseLost) and
+    writes nothing more; the next attempt resumes from the last checkpoint. Returns the job ids.
+    """
+    with store.transaction() as session:
+        held = session.execute(
+            select(Job).where(Job.status == JobStatus.running, Job.worker == worker).with_for_update()
+        ).scalars().all()
+        for job in held:
+            job.status = JobStatus.queued
+            job.attempts = job.attempts - 1  # a graceful stop is not a failed attempt
+            job.lease_owner = None
+            job.lease_expires_at = None
+        return [job.id for job in held]

@@ -125,3 +125,24 @@ class Model(Base):
 
 
 Index("ix_jobs_status_queue", Job.status, Job.queue)
+
+
+class Worker(Base):
+    """One worker process (a Celery node serving one GPU, or one CPU slot), kept alive by its heartbeat.
+
+    A job's `worker` column holds the node name of the attempt running it, so what a worker runs is a
+    join, not a second copy of the truth.
+    """
+
+    __tablename__ = "workers"
+    __table_args__ = (UniqueConstraint("name", name="uq_workers_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))  # Celery node name, e.g. gpu0@host
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(200))  # "cpu" or "cuda:0 (NVIDIA H200)"
+    queues: Mapped[str] = mapped_column(String(200))  # comma-separated, in consumption order
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    stopped_at: Mapped[datetime | None]  # set on a clean shutdown; a crash leaves the heartbeat to age

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from aigc.core.errors import UnknownJob
-from aigc.core.store.models import Job, Metric, Model, Result
+from aigc.core.store.models import Job, JobStatus, Metric, Model, Result
 
 
 def get_job(session: Session, job_id: int) -> Job:
@@ -65,3 +66,29 @@ def newest_model(session: Session, plugin: str) -> Model | None:
 
 def get_model(session: Session, model_id: int) -> Model | None:
     return session.get(Model, model_id)
+
+
+def queued_due_counts(session: Session, now: datetime) -> dict[str, int]:
+    """Jobs waiting in the store that a worker could claim now, per queue."""
+    rows = session.execute(
+        select(Job.queue, func.count()).where(_due_queued(now)).group_by(Job.queue)
+    ).all()
+    return {queue: count for queue, count in rows}
+
+
+def stale_queued(session: Session, now: datetime, sent_before: datetime | None, limit: int = 1000) -> Sequence[Job]:
+    """Claimable queued jobs whose last message went out before `sent_before` (or never; all if None)."""
+    query = select(Job).where(_due_queued(now)).order_by(Job.id).limit(limit)
+    if sent_before is not None:
+        # A job never sent counts from its creation, so one being submitted right now is not stale.
+        query = query.where(func.coalesce(Job.dispatched_at, Job.created_at) < sent_before)
+    return session.execute(query).scalars().all()
+
+
+def _due_queued(now: datetime):  # type: ignore[no-untyped-def]
+    return and_(
+        Job.status == JobStatus.queued,
+        Job.cancel_requested.is_(False),
+        Job.attempts < Job.max_attempts,
+        or_(Job.not_before.is_(None), Job.not_before <= now),
+    )

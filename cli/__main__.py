@@ -1,0 +1,5 @@
+"""`python -m aigc.cli` runs the `aigc` command."""
+
+from aigc.cli.main import main
+
+main()

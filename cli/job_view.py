@@ -1,0 +1,80 @@
+"""How a job is shown: the one-screen summary after submit/wait, and the full `jobs show`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aigc.cli.render import age, err, out, status_text
+
+if TYPE_CHECKING:
+    from aigc.core.store import Job, Store
+
+
+def summarize(store: Store, job: Job, *, texts_shown: bool = False) -> None:
+    """Job id, status, what it produced; generated texts go to stdout."""
+    from aigc.core.store import queries
+
+    with store.transaction() as session:
+        counts = queries.count_results(session, job.id)
+        texts = [] if texts_shown else [r.text for r in queries.results_of(session, job.id) if r.kind == "text" and r.role == "item"]
+        models = [m for m in queries.models_of(session, job.plugin) if m.source_job_id == job.id]
+    for text in texts:
+        out.print(text, markup=False)
+        out.print()
+    produced = ", ".join(f"{n} {role}{'s' if n != 1 else ''}" for role, n in sorted(counts.items())) or "no results"
+    err.print(f"job {job.id} {status_text(job.status)}: {job.plugin} {job.kind}, {produced}", highlight=False)
+    for model in models:
+        err.print(f"  model {model.id} registered ({model.name}); use --model {model.id}")
+    for key, value in (job.summary or {}).items():
+        err.print(f"  {key}: {_fmt(value)}")
+    if job.status == "failed" and job.error:
+        err.print(f"  error: {job.error.strip().splitlines()[-1]}", markup=False)
+    if counts and not texts:
+        err.print(f"  files: aigc results {job.id} --out DIR")
+
+
+def show(store: Store, job: Job) -> None:
+    from rich.table import Table
+
+    from aigc.core.store import queries
+
+    with store.transaction() as session:
+        counts = queries.count_results(session, job.id)
+        metrics = queries.metrics_of(session, job.id)
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("id", str(job.id)),
+        ("status", status_text(job.status)),
+        ("plugin", f"{job.plugin} {job.kind}"),
+        ("params", ", ".join(f"{k}={v}" for k, v in job.params.items())),
+        ("model", job.model_id or "-"),
+        ("progress", f"{job.progress:.0%} {_info(job.progress_info)}"),
+        ("attempts", f"{job.attempts} of at most {job.max_attempts}"),
+        ("worker", f"{job.worker or '-'} ({job.device or 'device not chosen'})"),
+        ("created", age(job.created_at)),
+        ("duration", f"{job.duration_s:.2f} s" if job.duration_s is not None else "-"),
+        ("results", ", ".join(f"{n} {role}" for role, n in sorted(counts.items())) or "none"),
+    ]
+    for key, value in (job.summary or {}).items():
+        rows.append((key, _fmt(value)))
+    last: dict[str, tuple[int, float]] = {}
+    for m in metrics:
+        last[m.key] = (m.step, m.value)
+    for key, (step, value) in last.items():
+        rows.append((f"metric {key}", f"{value:.4g} at step {step}"))
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+    if job.error:
+        out.print("[bold]error[/]")
+        out.print(job.error, markup=False)
+
+
+def _info(info: dict | None) -> str:
+    return " ".join(f"{k}={_fmt(v)}" for k, v in (info or {}).items())
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

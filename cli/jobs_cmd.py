@@ -1,0 +1,116 @@
+"""`aigc jobs list|show|cancel|wait`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from aigc.cli.render import age, err, out, print_json, status_text
+
+if TYPE_CHECKING:
+    from aigc.core.store import Job, Store
+
+app = typer.Typer(help="List, inspect, cancel and follow jobs.", no_args_is_help=True)
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+@app.command("list")
+def list_jobs(
+    status: Optional[str] = typer.Option(None, "--status", help=f"One of: {', '.join(STATUSES)}."),
+    plugin: Optional[str] = typer.Option(None, "--plugin", help="Only this plugin's jobs."),
+    limit: int = typer.Option(20, "--limit", min=1, max=10000, help="Newest N jobs."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """The newest jobs, newest first."""
+    from aigc.cli.serialize import job_dict
+    from aigc.core.errors import UsageError
+    from aigc.core.store import Store, queries
+
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"unknown status '{status}'; accepted: {', '.join(STATUSES)}")
+    store = Store.from_env()
+    with store.transaction() as session:
+        jobs = queries.list_jobs(session, status=status, plugin=plugin, limit=limit)
+    if json_out:
+        print_json([job_dict(j) for j in jobs])
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"):
+        table.add_column(column)
+    for j in jobs:
+        table.add_row(
+            str(j.id), status_text(j.status), j.plugin, j.kind, f"{j.progress:.0%}", str(j.attempts), j.worker or "-", age(j.created_at)
+        )
+    out.print(table)
+
+
+def _load(raw_id: str) -> tuple[Store, Job]:
+    from aigc.core.jobs import parse_job_id
+    from aigc.core.store import Store, queries
+
+    job_id = parse_job_id(raw_id)
+    store = Store.from_env()
+    with store.transaction() as session:
+        return store, queries.get_job(session, job_id)
+
+
+@app.command("show")
+def show(
+    job_id: str = typer.Argument(..., help="Job id."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """A job's params, status, timings, attempts, summary, metrics and error."""
+    from aigc.cli.job_view import show as render_job
+    from aigc.cli.serialize import job_dict
+
+    store, job = _load(job_id)
+    if json_out:
+        print_json(job_dict(job))
+    else:
+        render_job(store, job)
+
+
+@app.command("cancel")
+def cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
+    """Cancel a job: a queued one never runs, a running one stops at its next progress point."""
+    from aigc.core.jobs import cancel_job
+
+    store, job = _load(job_id)
+    status = cancel_job(store, job.id)
+    if status == "running":
+        err.print(f"job {job.id} will stop at its next progress point")
+    elif status == "cancelled":
+        err.print(f"job {job.id} cancelled")
+    else:
+        err.print(f"job {job.id} already ended {status}")
+
+
+@app.command("wait")
+def wait(
+    job_id: str = typer.Argument(..., help="Job id."),
+    json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
+) -> None:
+    """Follow a job with a progress bar until it ends; exit 1 unless it succeeded."""
+    from aigc.cli.job_view import summarize
+    from aigc.cli.serialize import job_dict
+
+    store, job = _load(job_id)
+    final = follow(store, job.id, enabled=not json_out)
+    if json_out:
+        print_json(job_dict(final))
+    else:
+        summarize(store, final)
+    if final.status != "succeeded":
+        raise typer.Exit(1)
+
+
+def follow(store: Store, job_id: int, enabled: bool = True) -> Job:
+    from aigc.cli.progress import JobProgress
+    from aigc.core.jobs import wait_for
+
+    with JobProgress(job_id, "", enabled=enabled) as bar:
+        return wait_for(store, job_id, on_update=lambda j: bar.update(j.progress, j.progress_info, j.status))

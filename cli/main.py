@@ -1,0 +1,58 @@
+"""The `aigc` command: sub-command groups, and the one place errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from aigc.cli import db_cmd, jobs_cmd, models_cmd, plugins_cmd, results_cmd, submit_cmd, worker_cmd
+
+app = typer.Typer(
+    name="aigc",
+    help="Run content-generation plugins (GAN, VAE, text, yours) as jobs: in-process, or on Celery GPU workers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(plugins_cmd.app, name="plugins")
+app.add_typer(submit_cmd.app, name="submit")
+app.add_typer(jobs_cmd.app, name="jobs")
+app.command("results")(results_cmd.results)
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(db_cmd.app, name="db")
+app.command("worker")(worker_cmd.worker)
+app.command("workers")(worker_cmd.workers)
+jobs_cmd.app.command("recover")(worker_cmd.recover)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: typed core errors become one line on stderr."""
+    from aigc.core.errors import AigcError
+
+    command = typer.main.get_command(app)
+    try:
+        # Not standalone: usage errors, Exit and Abort come back here, so every error is printed one way.
+        code = command.main(args=argv, prog_name="aigc", standalone_mode=False)
+    except AigcError as exc:
+        _fail(str(exc), exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        _fail("interrupted", 130)
+    except typer.TyperException as exc:  # bad options and arguments, as Typer words them
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if os.environ.get("AIGC_DEBUG"):
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (set AIGC_DEBUG=1 for the traceback)", 1)
+    if code == 130:  # Typer turns Ctrl-C into exit code 130
+        _fail("interrupted", 130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)

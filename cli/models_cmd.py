@@ -1,0 +1,79 @@
+"""`aigc models`: trained and bundled checkpoints; `aigc models export`: copy one out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from aigc.cli.render import age, err, out, print_json
+from aigc.core.config import Settings
+
+app = typer.Typer(help="List and export models (trained checkpoints and bundled defaults).")
+
+
+@app.callback(invoke_without_command=True)
+def list_models(
+    ctx: typer.Context,
+    plugin: Optional[str] = typer.Option(None, "--plugin", help="Only this plugin's models."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Trained models (newest first), then each plugin's bundled default."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from aigc.cli.serialize import model_dict
+    from aigc.core.models import BUNDLED, bundled_path
+    from aigc.core.registry import discover
+    from aigc.core.store import Store, queries
+
+    store = Store.from_env()
+    with store.transaction() as session:
+        rows = [model_dict(m) for m in queries.models_of(session, plugin)]
+    for entry in discover(store.settings.plugin_path).values():
+        if entry.plugin and (plugin is None or entry.name == plugin) and (path := bundled_path(entry.plugin)):
+            rows.append(
+                {"id": BUNDLED, "plugin": entry.name, "name": f"{entry.name} bundled default", "format": "hf" if path.is_dir() else "safetensors",
+                 "sha256": None, "source_job_id": None, "config": {}, "metrics": {}, "created_at": None, "bundled": True, "path": str(path)}
+            )
+    if json_out:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "plugin", "name", "format", "from job", "metrics", "created"):
+        table.add_column(column)
+    for r in rows:
+        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["metrics"].items())
+        table.add_row(r["id"], r["plugin"], r["name"], r["format"], str(r["source_job_id"] or "-"), metrics, age(r["created_at"]) if r["created_at"] else "bundled")
+    out.print(table)
+
+
+@app.command("export")
+def export(
+    model_id: str = typer.Argument(..., help="Model id (a number from `aigc models`, or 'default' with --plugin)."),
+    destination: Path = typer.Argument(..., help="File (safetensors) or folder (Hugging Face format) to write."),
+    plugin: Optional[str] = typer.Option(None, "--plugin", help="Plugin of the model (needed for 'default')."),
+) -> None:
+    """Copy a model's verified artifact out of the store, e.g. into a plugin's package data."""
+    from aigc.core import models as catalog
+    from aigc.core.errors import UnknownModel, UsageError
+    from aigc.core.registry import get_plugin
+    from aigc.core.store import Store, queries
+
+    settings = Settings.from_env()
+    store = Store(settings)
+    with store.transaction() as session:
+        if plugin is None:
+            if not model_id.isdigit():
+                raise UsageError(f"model '{model_id}' needs --plugin NAME")
+            row = queries.get_model(session, int(model_id))
+            if row is None:
+                raise UnknownModel(f"no model with id {model_id}; see `aigc models`")
+            plugin = row.plugin
+        plugin_cls = get_plugin(plugin, settings.plugin_path)
+        ref = catalog.resolve_ref(session, plugin_cls, model_id)
+        loaded = catalog.load(session, store.artifacts, plugin_cls, ref.id)
+    written = catalog.export(loaded, destination)
+    err.print(f"exported {plugin} model {loaded.id} ({loaded.format}, sha256 {loaded.sha256[:12]}) to {written}")

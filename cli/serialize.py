@@ -1,0 +1,61 @@
+"""Rows of the store as plain dicts, for `--json` output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aigc.core.store import Job, Model, Result
+
+
+def job_dict(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "plugin": job.plugin,
+        "status": job.status,
+        "progress": job.progress,
+        "progress_info": job.progress_info,
+        "params": job.params,
+        "seed": job.seed,
+        "model_id": job.model_id,
+        "queue": job.queue,
+        "priority": job.priority,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "worker": job.worker,
+        "device": job.device,
+        "error": job.error,
+        "summary": job.summary,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "duration_s": job.duration_s,
+    }
+
+
+def result_dict(result: Result) -> dict[str, Any]:
+    return {
+        "index": result.index,
+        "kind": result.kind,
+        "role": result.role,
+        "mime": result.mime,
+        "bytes": len(result.data) if result.data is not None else None,
+        "text": result.text,
+        "seed": result.seed,
+        "meta": result.meta,
+    }
+
+
+def model_dict(model: Model) -> dict[str, Any]:
+    return {
+        "id": str(model.id),
+        "plugin": model.plugin,
+        "name": model.name,
+        "format": model.format,
+        "sha256": model.sha256,
+        "source_job_id": model.source_job_id,
+        "config": model.config,
+        "metrics": model.metrics,
+        "created_at": model.created_at,
+        "bundled": False,
+    }

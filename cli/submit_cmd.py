@@ -1,0 +1,131 @@
+"""`aigc submit {train,generate,evaluate}`: validate, store, then run in-process or queue."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Submit a job to a plugin.", no_args_is_help=True)
+
+
+def _submit(
+    kind: str,
+    plugin: str,
+    param: list[str],
+    model: Optional[str],
+    prompt: Optional[str],
+    wait: Optional[bool],
+    priority: int,
+    retries: int,
+    json_out: bool,
+) -> None:
+    from aigc.cli import render
+    from aigc.cli.job_view import summarize
+    from aigc.cli.progress import JobProgress
+    from aigc.cli.serialize import job_dict
+    from aigc.core.errors import UsageError
+    from aigc.core.jobs import Submission, create_job
+    from aigc.core.params import parse_assignments
+    from aigc.core.plugin import JobKind
+    from aigc.core.store import Store
+
+    raw = parse_assignments(param)
+    for key, value in (("model", model), ("prompt", prompt)):
+        if value is not None:
+            if key in raw:
+                raise UsageError(f"'{key}' is given both as --{key} and as -p {key}=...; give it once")
+            raw[key] = value
+    store = Store.from_env()
+    queued = store.settings.broker_url is not None
+    if not queued and wait is False:
+        raise UsageError("--no-wait needs a broker (set AIGC_BROKER_URL); without one the job runs in this process")
+    job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries))
+
+    if queued:
+        from aigc.worker.dispatch import dispatch
+
+        dispatch(store, [job])
+        if not wait:
+            if json_out:
+                render.print_json(job_dict(job))
+            else:
+                render.out.print(job.id)
+                render.err.print(f"job {job.id} queued on '{job.queue}'; follow it with: aigc jobs wait {job.id}")
+            return
+        from aigc.cli.jobs_cmd import follow
+
+        final = follow(store, job.id)
+        streamed = False
+    else:
+        from aigc.core.runner import run_job
+        from aigc.core.store import queries
+
+        with JobProgress(job.id, f"{plugin} {kind}", enabled=not json_out) as bar, ctrl_c_cancels() as interrupted:
+            run_job(
+                job.id,
+                settings=store.settings,
+                on_progress=lambda p: bar.update(p.fraction, dict(p.info)),
+                on_stream=None if json_out else bar.stream,
+                interrupted=interrupted,
+            )
+            streamed = bar.streamed
+        if interrupted.is_set():
+            raise typer.Exit(130)
+        if streamed:
+            render.out.print()
+        with store.transaction() as session:
+            final = queries.get_job(session, job.id)
+
+    if json_out:
+        render.print_json(job_dict(final))
+    else:
+        summarize(store, final, texts_shown=streamed)
+    if final.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@contextmanager
+def ctrl_c_cancels() -> Iterator[threading.Event]:
+    """The first Ctrl-C asks the embedded job to stop at its next progress point; a second one aborts."""
+    interrupted = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _register(kind: str) -> None:
+    def command(
+        plugin: str = typer.Option(..., "--plugin", help="Plugin name (see `aigc plugins`)."),
+        param: list[str] = typer.Option([], "--param", "-p", help="A job param as key=value; repeat for more."),
+        model: Optional[str] = typer.Option(None, "--model", help="Model id to use (see `aigc models`)."),
+        prompt: Optional[str] = typer.Option(None, "--prompt", help="Shorthand for -p prompt=TEXT."),
+        wait: Optional[bool] = typer.Option(
+            None, "--wait/--no-wait", help="Follow the job to its end (default: wait when embedded, not when queued)."
+        ),
+        priority: int = typer.Option(0, "--priority", min=0, max=9, help="0-9, higher runs first (queued jobs)."),
+        retries: int = typer.Option(0, "--retries", min=0, max=10, help="Re-runs, with backoff, if the job raises."),
+        json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
+    ) -> None:
+        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out)
+
+    command.__doc__ = f"Submit a {kind} job."
+    app.command(str(kind))(command)
+
+
+# The three job kinds of aigc.core.plugin.JobKind, spelled out so `aigc --help` stays light.
+for _kind in ("train", "generate", "evaluate"):
+    _register(_kind)
