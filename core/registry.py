@@ -6,6 +6,7 @@ another is listed as broken with the reason, and every other plugin and command 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import sys
@@ -37,8 +38,9 @@ class PluginEntry:
         return "ok" if self.ok else "broken"
 
 
+@functools.lru_cache(maxsize=8)
 def discover(plugin_path: tuple[Path, ...] = ()) -> dict[str, PluginEntry]:
-    """All plugins by name, broken ones included."""
+    """All plugins by name, broken ones included; scanned once per process (restart to see new installs)."""
     found: list[PluginEntry] = []
     for ep in entry_points(group=GROUP):
         dist = ep.dist.name if ep.dist else "unknown"

@@ -18,6 +18,7 @@ from aigc.core import models as model_catalog
 from aigc.core.config import Settings
 from aigc.core.context import ContextBackend, JobContext, LoadedModel, PendingModel, Progress
 from aigc.core.errors import AigcError, JobCancelled, LeaseLost
+from aigc.core.leases import keeper
 from aigc.core.plugin import JobKind, Plugin
 from aigc.core.registry import get_plugin
 from aigc.core.store import JobStatus, Store, lifecycle, queries
@@ -54,9 +55,9 @@ def run_job(
     except KeyboardInterrupt:
         lifecycle.finish_job(store, claim, Outcome(JobStatus.cancelled, error="interrupted (Ctrl-C)"))
         raise
-    if outcome is not None:
-        lifecycle.finish_job(store, claim, outcome)
-    return _status(store, job_id)
+    if outcome is None:
+        return _status(store, job_id)
+    return lifecycle.finish_job(store, claim, outcome) or _status(store, job_id)
 
 
 def _attempt(
@@ -69,18 +70,18 @@ def _attempt(
 ) -> Outcome | None:
     """Run the plugin for a claimed attempt; the outcome to record, or None if the lease was lost."""
     backend = StoreBackend(store, claim, settings)
-    keeper = LeaseKeeper(store, claim, settings.lease_seconds)
     ctx: JobContext | None = None
-    keeper.start()
     try:
-        with store.transaction() as session:
-            job = queries.get_job(session, claim.job_id)
-            first_index = queries.next_result_index(session, claim.job_id)
+        job = claim.job
+        first_index = 0
+        if job.checkpoint_sha256 is not None:  # a resumed attempt continues the result numbering
+            with store.transaction() as session:
+                first_index = queries.next_result_index(session, claim.job_id)
         plugin_cls = get_plugin(job.plugin, settings.plugin_path)
         backend.plugin = plugin_cls
         params = plugin_cls.params_model(job.kind).model_validate(job.params)
         ctx = JobContext(
-            job_id=job.id,
+            job_id=claim.job_id,
             kind=JobKind(job.kind),
             plugin=job.plugin,
             attempt=claim.attempt,
@@ -92,7 +93,8 @@ def _attempt(
             on_stream=on_stream,
             interrupted=interrupted,
         )
-        getattr(plugin_cls(), job.kind)(ctx, params)
+        with keeper.hold(store, claim, settings.lease_seconds):
+            getattr(plugin_cls(), job.kind)(ctx, params)
         return Outcome(
             JobStatus.succeeded,
             device=ctx.resolved_device,
@@ -109,7 +111,6 @@ def _attempt(
         error = str(exc) if isinstance(exc, AigcError) else traceback.format_exc()
         return Outcome(JobStatus.failed, error=error, device=_device(ctx))
     finally:
-        keeper.stop()
         backend.cleanup()
 
 
@@ -120,28 +121,6 @@ def _device(ctx: JobContext | None) -> str | None:
 def _status(store: Store, job_id: int) -> JobStatus:
     with store.transaction() as session:
         return JobStatus(queries.get_job(session, job_id).status)
-
-
-class LeaseKeeper(threading.Thread):
-    """Renews the attempt's lease in the store while the plugin runs, however long its steps are."""
-
-    def __init__(self, store: Store, claim: Claim, lease_s: float) -> None:
-        super().__init__(name=f"lease-{claim.job_id}", daemon=True)
-        self.store, self.claim, self.lease_s = store, claim, lease_s
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.lease_s / 3):
-            try:
-                if not lifecycle.renew_lease(self.store, self.claim, self.lease_s):
-                    return  # lost: the plugin learns it at its next progress point
-            except AigcError:
-                continue  # the database blinked; the lease still has two thirds left
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        if self.is_alive():
-            self.join()
 
 
 class StoreBackend(ContextBackend):

@@ -20,12 +20,24 @@ from aigc.core.store.models import Job, JobStatus, Metric, Model, Result, utcnow
 
 
 @dataclass(frozen=True)
+class ClaimedJob:
+    """What an attempt needs to know of its job, read in the claiming statement itself."""
+
+    plugin: str
+    kind: str
+    params: dict[str, Any]
+    seed: int
+    checkpoint_sha256: str | None
+
+
+@dataclass(frozen=True)
 class Claim:
     """The right to run one attempt of a job, held while the lease is renewed."""
 
     job_id: int
     attempt: int
     owner: str
+    job: ClaimedJob | None = None
 
 
 def create_job(
@@ -78,7 +90,7 @@ def claim_job(store: Store, job_id: int, owner: str, lease_s: float) -> Claim | 
     """Atomically start the next attempt of a job; None if it is finished, held, or not yet due."""
     now = utcnow()
     with store.transaction() as session:
-        attempt = session.execute(
+        row = session.execute(
             update(Job)
             .where(Job.id == job_id, _claimable(now))
             .values(
@@ -91,9 +103,12 @@ def claim_job(store: Store, job_id: int, owner: str, lease_s: float) -> Claim | 
                 finished_at=None,
                 progress_info={},
             )
-            .returning(Job.attempts)
-        ).scalar_one_or_none()
-    return None if attempt is None else Claim(job_id, attempt, owner)
+            .returning(Job.attempts, Job.plugin, Job.kind, Job.params, Job.seed, Job.checkpoint_sha256)
+        ).one_or_none()
+    if row is None:
+        return None
+    attempt, *job = row
+    return Claim(job_id, attempt, owner, ClaimedJob(*job))
 
 
 def _held(claim: Claim):  # type: ignore[no-untyped-def]
@@ -190,13 +205,16 @@ class Outcome:
     models: Sequence[PendingModel] = ()
 
 
-def finish_job(store: Store, claim: Claim, outcome: Outcome) -> bool:
-    """End the attempt: outputs, models and final status in one transaction (or nothing, if the lease is lost)."""
+def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None:
+    """End the attempt: outputs, models and final status in one transaction.
+
+    Returns the job's status after it, or None (and writes nothing) if the attempt lost its lease.
+    """
     now = utcnow()
     with store.transaction() as session:
         job = session.execute(select(Job).where(_held(claim)).with_for_update()).scalar_one_or_none()
         if job is None:
-            return False
+            return None
         retry = outcome.status == JobStatus.failed and job.failures < job.retries and job.attempts < job.max_attempts
         job.error = outcome.error
         job.device = outcome.device or job.device
@@ -208,7 +226,7 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> bool:
             # Exponential backoff: 2 s, 4 s, 8 s ... before the next attempt may be claimed.
             job.status = JobStatus.queued
             job.not_before = now + timedelta(seconds=2**job.failures)
-            return True
+            return JobStatus.queued
         if outcome.status == JobStatus.succeeded:
             # A failed or cancelled attempt keeps only what its checkpoints committed.
             _write_outputs(session, job.id, outcome.results, outcome.metrics)
@@ -229,7 +247,7 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> bool:
         job.finished_at = now
         if outcome.status == JobStatus.succeeded:
             job.progress = 1.0
-    return True
+    return outcome.status
 
 
 def request_cancel(store: Store, job_id: int) -> JobStatus:

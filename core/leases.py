@@ -1,0 +1,72 @@
+"""One thread per process renews the leases of every attempt running in it.
+
+A job's lease must stay fresh however long its plugin goes without reporting progress; a lease that
+lapses tells the reapers that the worker died. One shared thread (started on first use) costs
+nothing per job, where a thread per job would cost a start and a join on every run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from aigc.core.errors import AigcError
+
+if TYPE_CHECKING:
+    from aigc.core.store import Store
+    from aigc.core.store.lifecycle import Claim
+
+
+class LeaseKeeper:
+    def __init__(self) -> None:
+        self._held: dict[tuple[int, int, str], tuple[Store, Claim, float, float]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def hold(self, store: Store, claim: Claim, lease_s: float) -> Iterator[None]:
+        """Keep `claim`'s lease renewed (every third of `lease_s`) while the block runs."""
+        key = (claim.job_id, claim.attempt, claim.owner)
+        with self._lock:
+            self._held[key] = (store, claim, lease_s, time.monotonic() + lease_s / 3)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="aigc-lease-keeper", daemon=True)
+                self._thread.start()
+        self._wake.set()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.pop(key, None)
+
+    def _run(self) -> None:
+        from aigc.core.store import lifecycle
+
+        while True:
+            with self._lock:
+                due = sorted(self._held.items(), key=lambda item: item[1][3])
+            now = time.monotonic()
+            for key, (store, claim, lease_s, renew_at) in due:
+                if renew_at > now:
+                    continue
+                try:
+                    held = lifecycle.renew_lease(store, claim, lease_s)
+                except AigcError:
+                    held = True  # the database blinked; two thirds of the lease are left to retry
+                with self._lock:
+                    if key in self._held:
+                        if held:
+                            self._held[key] = (store, claim, lease_s, now + lease_s / 3)
+                        else:
+                            del self._held[key]  # lost: the plugin learns it at its next progress point
+            with self._lock:
+                next_at = min((entry[3] for entry in self._held.values()), default=now + 60)
+            self._wake.wait(max(0.05, next_at - time.monotonic()))
+            self._wake.clear()
+
+
+keeper = LeaseKeeper()
