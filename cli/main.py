@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from aigc.cli import db_cmd, jobs_cmd, models_cmd, plugins_cmd, results_cmd, submit_cmd, worker_cmd
+from aigc.cli import db_cmd, jobs_cmd, models_cmd, plugins_cmd, results_cmd, serve_cmd, submit_cmd, worker_cmd
 
 app = typer.Typer(
     name="aigc",
@@ -25,6 +25,7 @@ app.add_typer(db_cmd.app, name="db")
 app.command("worker")(worker_cmd.worker)
 app.command("workers")(worker_cmd.workers)
 jobs_cmd.app.command("recover")(worker_cmd.recover)
+app.command("serve")(serve_cmd.serve)
 
 
 def main(argv: list[str] | None = None) -> None:

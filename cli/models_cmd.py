@@ -23,19 +23,30 @@ def list_models(
     if ctx.invoked_subcommand is not None:
         return
     from aigc.cli.serialize import model_dict
-    from aigc.core.models import BUNDLED, bundled_path
+    from aigc.core.models import BUNDLED, bundled_models
     from aigc.core.registry import discover
     from aigc.core.store import Store, queries
 
     store = Store.from_env()
     with store.transaction() as session:
         rows = [model_dict(m) for m in queries.models_of(session, plugin)]
-    for entry in discover(store.settings.plugin_path).values():
-        if entry.plugin and (plugin is None or entry.name == plugin) and (path := bundled_path(entry.plugin)):
-            rows.append(
-                {"id": BUNDLED, "plugin": entry.name, "name": f"{entry.name} bundled default", "format": "hf" if path.is_dir() else "safetensors",
-                 "sha256": None, "source_job_id": None, "config": {}, "metrics": {}, "created_at": None, "bundled": True, "path": str(path)}
-            )
+    plugins = (e.plugin for e in discover(store.settings.plugin_path).values() if e.plugin)
+    for bundled in bundled_models(plugins, plugin):
+        rows.append(
+            {
+                "id": BUNDLED,
+                "plugin": bundled.plugin,
+                "name": f"{bundled.plugin} bundled default",
+                "format": bundled.format,
+                "sha256": None,
+                "source_job_id": None,
+                "config": {},
+                "metrics": {},
+                "created_at": None,
+                "bundled": True,
+                "path": str(bundled.path),
+            }
+        )
     if json_out:
         print_json(rows)
         return

@@ -1,6 +1,9 @@
-"""`aigc plugins`: list discovered plugins; `aigc plugins show NAME`: how to call one."""
+"""`aigc plugins`: list discovered plugins; `aigc plugins show NAME`: how to call one;
+`aigc plugins new NAME`: write a new plugin package."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
@@ -81,6 +84,25 @@ def show_plugin(
         table = Table(title=f"aigc submit {kind} --plugin {plugin.name} -p key=value", title_justify="left", box=None)
         for column in ("param", "type", "default", "limits", "help"):
             table.add_column(column)
-        for p in describe(plugin.params_model(kind)):
-            table.add_row(p.name, p.type, "-" if p.default is None else repr(p.default), p.limits, p.help)
+        model = plugin.params_model(kind)
+        for p in describe(model):
+            field = model.model_fields.get(p.name)
+            default = "required" if field is not None and field.is_required() else "-" if p.default is None else repr(p.default)
+            table.add_row(p.name, p.type, default, p.limits, p.help)
         out.print(table)
+
+
+@app.command("new")
+def new_plugin(
+    name: str = typer.Argument(..., help="Plugin name: a Python identifier such as my_plugin."),
+    directory: Path = typer.Option(Path("."), "--dir", help="Folder to create the package folder aigc-NAME in."),
+    modality: str = typer.Option("image", "--modality", help="image or text: what the plugin's template generates."),
+) -> None:
+    """Write an installable plugin package: pyproject with the entry point, plugin, tiny model, README, tests."""
+    from aigc.cli.scaffold import create
+    from aigc.core.registry import discover
+
+    taken = set(discover(Settings.from_env().plugin_path))
+    target = create(name, directory, modality.lower(), taken)
+    out.print(f"created {target}: plugin '{name}' ({modality.lower()})")
+    err.print(f"next: pip install -e {target} && aigc plugins && pytest {target}")

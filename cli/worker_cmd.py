@@ -18,6 +18,9 @@ def worker(
         1, "--concurrency", "-c", min=1, max=64, help="Worker processes per GPU, or CPU processes with --gpus none."
     ),
     loglevel: str = typer.Option("INFO", "--loglevel", "-l", help="Celery log level."),
+    name: Optional[str] = typer.Option(
+        None, "--name", help="Node part of the worker names (gpu0@NAME); default: the host name. Unique per node."
+    ),
 ) -> None:
     """Run this node's workers: one process per GPU (pinned, one job at a time), restarted if one dies."""
     from aigc.core.config import Settings
@@ -38,7 +41,7 @@ def worker(
         raise UsageError(f"--queues: unknown queue {', '.join(unknown) or '(none)'}; accepted: {', '.join(QUEUES)}")
     if not chosen and "gpu" not in served:
         err.print("no GPU: serving the cpu queue only (add --queues gpu,cpu to run GPU jobs on this CPU)")
-    slots = plan(chosen, concurrency)
+    slots = plan(chosen, concurrency, hostname=name)
     raise typer.Exit(Supervisor(slots, served, loglevel.upper()).run())
 
 

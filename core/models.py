@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from aigc.core.plugin import Plugin
 from aigc.core.store import queries
 
 BUNDLED = "default"
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,29 @@ def bundled_path(plugin: type[Plugin]) -> Path | None:
     return path if path.exists() else None
 
 
+@dataclass(frozen=True)
+class BundledModel:
+    """A plugin's default model shipped inside its package."""
+
+    plugin: str
+    path: Path
+
+    @property
+    def format(self) -> str:
+        return "hf" if self.path.is_dir() else "safetensors"
+
+
+def bundled_models(plugins: Iterable[type[Plugin]], only: str | None = None) -> list[BundledModel]:
+    """The bundled defaults of the given plugins (or of the one named `only`)."""
+    found = []
+    for plugin in plugins:
+        if only is None or plugin.name == only:
+            path = bundled_path(plugin)
+            if path is not None:
+                found.append(BundledModel(plugin.name, path))
+    return found
+
+
 def resolve_ref(session: Session, plugin: type[Plugin], model: str | None) -> ModelRef:
     """Pin a job's model at submit time: the given id, else the newest trained one, else the bundled one."""
     if model is None:
@@ -52,7 +77,7 @@ def resolve_ref(session: Session, plugin: type[Plugin], model: str | None) -> Mo
         if bundled_path(plugin) is None:
             raise UnknownModel(f"plugin '{plugin.name}' ships no bundled model; use a trained model id (aigc models)")
         return ModelRef(BUNDLED, True)
-    if not model.isdigit():
+    if not model.isdigit() or int(model) > MAX_ID:
         raise UnknownModel(f"malformed model id '{model}'; use a number from `aigc models` or '{BUNDLED}'")
     row = queries.get_model(session, int(model))
     if row is None or row.plugin != plugin.name:

@@ -134,8 +134,9 @@ class StoreBackend(ContextBackend):
     def write_progress(self, ctx: JobContext, report: Progress) -> None:
         info = {k: v for k, v in report.info.items() if isinstance(v, (int, float, str))}
         info.update(done=report.done, total=report.total)
+        extra = {"device": ctx.resolved_device} if ctx.resolved_device else {}
         lifecycle.renew_lease(
-            self.store, self.claim, self.settings.lease_seconds, progress=report.fraction, progress_info=info
+            self.store, self.claim, self.settings.lease_seconds, progress=report.fraction, progress_info=info, **extra
         )
 
     def poll(self, ctx: JobContext) -> str | None:

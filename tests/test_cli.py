@@ -64,8 +64,10 @@ def test_text_results_are_printed_and_streamed(sqlite_settings):
 
 def test_train_then_models_then_export(sqlite_settings, tmp_path):
     assert cli(sqlite_settings, "submit", "train", "--plugin", "toy", "-p", "epochs=2").returncode == 0
-    models = json.loads(cli(sqlite_settings, "models", "--json").stdout)
+    models = json.loads(cli(sqlite_settings, "models", "--plugin", "toy", "--json").stdout)
     assert [(m["id"], m["plugin"], m["source_job_id"]) for m in models] == [("1", "toy", 1)]
+    bundled = json.loads(cli(sqlite_settings, "models", "--plugin", "gan", "--json").stdout)
+    assert [(m["id"], m["bundled"]) for m in bundled] == [("default", True)]
     target = tmp_path / "exported.safetensors"
     done = cli(sqlite_settings, "models", "export", "1", str(target))
     assert done.returncode == 0, done.stderr

@@ -30,7 +30,7 @@ def list_jobs(
     return session.execute(query).scalars().all()
 
 
-def results_of(session: Session, job_id: int, *, with_data: bool = True) -> Sequence[Result]:
+def results_of(session: Session, job_id: int) -> Sequence[Result]:
     query = select(Result).where(Result.job_id == job_id).order_by(Result.index)
     return session.execute(query).scalars().all()
 
@@ -92,3 +92,8 @@ def _due_queued(now: datetime):  # type: ignore[no-untyped-def]
         Job.attempts < Job.max_attempts,
         or_(Job.not_before.is_(None), Job.not_before <= now),
     )
+
+
+def next_lease_expiry(session: Session) -> datetime | None:
+    """When the soonest lease of a running job runs out (the reaper wakes then, not a period later)."""
+    return session.execute(select(func.min(Job.lease_expires_at)).where(Job.status == JobStatus.running)).scalar()

@@ -1,0 +1,163 @@
+"""`create_app(settings)`: the FastAPI app of `aigc serve`, over the same store the CLI and the workers use."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from aigc.cli.serve import render
+from aigc.cli.serve.launcher import Launcher
+from aigc.cli.serve.security import Guard
+from aigc.core.config import Settings
+from aigc.core.errors import (
+    AigcError,
+    BrokenPlugin,
+    BrokerUnavailable,
+    StoreUnavailable,
+    UnknownJob,
+    UnknownModel,
+    UnknownPlugin,
+    UsageError,
+)
+from aigc.core.store import Store
+
+HERE = Path(__file__).parent
+log = logging.getLogger("aigc.serve")
+
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # Everything the pages use comes from this server; no inline script, so injected markup cannot run.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+}
+
+
+@dataclass
+class Server:
+    """What every route needs: the store, how jobs start, the access rules, the templates."""
+
+    store: Store
+    launcher: Launcher
+    guard: Guard
+    templates: Jinja2Templates
+
+
+def create_app(settings: Settings | None = None, *, token: str | None = None, check_host: bool = True) -> FastAPI:
+    """The app over `settings`' store. With `token`, every route but static assets and /login needs it."""
+    settings = settings or Settings.from_env()
+    store = Store(settings)  # fails now, in one line, if the database is unreachable or not migrated
+    templates = Jinja2Templates(directory=HERE / "templates")
+    render.install(templates.env)
+    server = Server(store, Launcher(store), Guard(token=token or None, check_host=check_host), templates)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        server.launcher.stop()
+
+    app = FastAPI(
+        title="aigc",
+        summary="Submit, follow and collect content-generation jobs; the JSON twin of the aigc CLI.",
+        version=_version(),
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # the stock docs pages load scripts from a CDN; /api lists the operations instead
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    from aigc.cli.serve import api, pages
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    _install_middleware(app, server.guard)
+    _install_errors(app, templates)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aigc")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _install_middleware(app: FastAPI, guard: Guard) -> None:
+    @app.middleware("http")
+    async def guarded(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = guard.refusal(request) or await call_next(request)
+        for key, value in HEADERS.items():
+            response.headers.setdefault(key, value)
+        # Server time of every response, as the browser's devtools and the benchmark read it.
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+
+def status_of(exc: Exception) -> int:
+    if isinstance(exc, (UnknownJob, UnknownPlugin, UnknownModel)):
+        return 404
+    if isinstance(exc, BrokenPlugin):
+        return 409
+    if isinstance(exc, UsageError | DataError):
+        return 422
+    if isinstance(exc, (StoreUnavailable, BrokerUnavailable)):
+        return 503
+    return 500
+
+
+def message_of(exc: Exception) -> str:
+    if isinstance(exc, DataError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+        return f"the store cannot hold a value of this request: {reason}"
+    return str(exc)
+
+
+def _install_errors(app: FastAPI, templates: Jinja2Templates) -> None:
+    def reply(request: Request, status: int, message: str) -> Response:
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"detail": message}, status_code=status)
+        return templates.TemplateResponse(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+    @app.exception_handler(AigcError)
+    async def core_error(request: Request, exc: AigcError) -> Response:
+        return reply(request, status_of(exc), message_of(exc))
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        return reply(request, 422, message_of(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        response = reply(request, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api"):
+            from fastapi.encoders import jsonable_encoder
+
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return reply(request, 404 if "path" in where else 422, f"{where}: {first.get('msg', 'invalid request')}")

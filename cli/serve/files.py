@@ -1,0 +1,87 @@
+"""Results as files: one at a time, or all of a job's as a zip streamed batch by batch.
+
+Names come from the row's index and role only (never from anything a request or a plugin can spell
+as a path), and the content type of a download is one of a short list, so a stored result can never
+be served as a page that runs script in the gallery's origin.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from aigc.cli.serialize import result_dict
+from aigc.cli.serve.views import result_batches
+from aigc.core.store import Result, Store
+
+EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "text/plain": ".txt", "application/json": ".json"}
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
+_ROLE = re.compile(r"^[a-z0-9_-]{1,16}$")
+
+
+def base_mime(mime: str) -> str:
+    return mime.split(";", 1)[0].strip().lower()
+
+
+def file_name(index: int, role: str, kind: str, mime: str) -> str:
+    """`00007.png` for an item, `grid-00064.png` for another role; the role is kept only if it is a plain word."""
+    stem = f"{index:05d}" if role == "item" else f"{role if _ROLE.match(role) else 'result'}-{index:05d}"
+    extension = ".txt" if kind == "text" else EXTENSIONS.get(base_mime(mime), ".bin")
+    return stem + extension
+
+
+def content(row: Result) -> tuple[bytes, str, bool]:
+    """(body, content type, shown inline) for one result."""
+    if row.kind == "text":
+        return (row.text or "").encode(), "text/plain; charset=utf-8", True
+    mime = base_mime(row.mime)
+    if mime in INLINE_TYPES:
+        return row.data or b"", mime, True
+    return row.data or b"", "application/octet-stream", False
+
+
+class _Sink:
+    """A write-only, unseekable file for ZipFile: whatever it wrote so far can be taken and sent."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._offset = 0
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        self._offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._offset
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
+
+
+def zip_stream(store: Store, job: dict[str, Any]) -> Iterator[bytes]:
+    """The job's results (stored, not recompressed: PNGs are compressed already) plus a manifest."""
+    sink = _Sink()
+    manifest: list[dict[str, Any]] = []
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+        for batch in result_batches(store, job["id"]):
+            for row in batch:
+                name = file_name(row.index, row.role, row.kind, row.mime)
+                body, _, _ = content(row)
+                archive.writestr(zipfile.ZipInfo(name, date_time=row.created_at.timetuple()[:6]), body)
+                manifest.append({**result_dict(row), "file": name})
+            yield sink.take()
+        about = {"job": job, "results": manifest}
+        archive.writestr("results.json", json.dumps(about, indent=2, default=str, ensure_ascii=False))
+    yield sink.take()

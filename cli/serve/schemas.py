@@ -1,0 +1,140 @@
+"""The JSON API's bodies: the same fields as the CLI's `--json` output (aigc.cli.serialize), typed for OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
+
+JobKindName = Literal["train", "generate", "evaluate"]
+StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+# The store keeps naive UTC; the API says so (RFC 3339 with an offset), as the CLI's JSON does with "Z".
+UtcTime = Annotated[datetime, AfterValidator(lambda moment: moment if moment.tzinfo else moment.replace(tzinfo=UTC))]
+# Job and model ids are 32-bit integers in PostgreSQL; larger ones can name nothing.
+MAX_ID = 2**31 - 1
+
+
+class SubmitIn(BaseModel):
+    """`aigc submit KIND --plugin PLUGIN -p key=value ...` as JSON."""
+
+    kind: JobKindName
+    plugin: str = Field(min_length=1, max_length=100, description="plugin name, see GET /api/plugins")
+    params: dict[str, Any] = Field(default_factory=dict, description="the job's params, checked by the plugin's params model")
+    priority: int = Field(0, ge=0, le=9, description="0-9, higher runs first (queued jobs)")
+    retries: int = Field(0, ge=0, le=10, description="re-runs, with backoff, if the job raises")
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    plugin: str
+    status: StatusName
+    progress: float
+    progress_info: dict[str, Any]
+    params: dict[str, Any]
+    seed: int
+    model_id: str | None
+    queue: str
+    priority: int
+    attempts: int
+    max_attempts: int
+    worker: str | None
+    device: str | None
+    error: str | None
+    summary: dict[str, Any]
+    created_at: UtcTime
+    started_at: UtcTime | None
+    finished_at: UtcTime | None
+    duration_s: float | None
+
+
+class CancelOut(BaseModel):
+    id: int
+    status: StatusName
+    message: str
+
+
+class ResultOut(BaseModel):
+    index: int
+    kind: str
+    role: str
+    mime: str
+    bytes: int | None
+    text: str | None
+    seed: int | None
+    meta: dict[str, Any]
+    url: str = Field(description="the result as a file")
+
+
+class MetricPoint(BaseModel):
+    key: str
+    step: int
+    value: float
+
+
+class ModelOut(BaseModel):
+    id: str
+    plugin: str
+    name: str
+    format: str
+    sha256: str | None
+    source_job_id: int | None
+    base_model: str | None = Field(None, description="the model the source job started from")
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    created_at: UtcTime | None
+    bundled: bool
+    used_by: int = Field(description="jobs that read this model")
+
+
+class PluginOut(BaseModel):
+    name: str
+    modality: str | None
+    description: str | None
+    package: str
+    source: str
+    status: Literal["ok", "broken"]
+    error: str | None
+
+
+class PluginDetail(BaseModel):
+    name: str
+    modality: str
+    description: str
+    queue: str
+    contract: int
+    bundled_model: str | None
+    params: dict[str, dict[str, Any]] = Field(description="JSON schema of each job kind's params")
+
+
+class WorkerOut(BaseModel):
+    name: str
+    hostname: str
+    pid: int
+    device: str
+    queues: list[str]
+    started_at: UtcTime
+    heartbeat_at: UtcTime
+    running: list[int]
+
+
+class QueueOut(BaseModel):
+    queue: str
+    queued: int = Field(description="claimable jobs waiting in the store")
+    messages: int | None = Field(description="messages waiting in the broker; null when unknown")
+
+
+class ClusterOut(BaseModel):
+    broker: bool = Field(description="whether a broker is configured (else jobs run embedded in this server)")
+    workers: list[WorkerOut]
+    queues: list[QueueOut]
+    broker_error: str | None
+    embedded_running: list[int]
+    embedded_waiting: list[int]
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[dict[str, Any]] = Field(
+        description="one line saying what was wrong, or FastAPI's list of invalid fields"
+    )

@@ -1,0 +1,35 @@
+"""`aigc serve`: the web gallery and JSON API over the store (FastAPI under uvicorn, imported on use)."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from aigc.cli.render import err
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything beyond loopback needs AIGC_API_TOKEN."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to bind (0: any free port)."),
+) -> None:
+    """Serve the jobs, results, models and plugins as web pages and a JSON API (/api)."""
+    from aigc.cli.serve.security import is_loopback
+    from aigc.core.errors import UsageError
+
+    token = os.environ.get("AIGC_API_TOKEN") or None
+    if not is_loopback(host) and token is None:
+        raise UsageError(
+            f"binding to {host} lets other machines read and change the store: set AIGC_API_TOKEN "
+            "(clients send it as 'Authorization: Bearer TOKEN'), or bind to 127.0.0.1"
+        )
+    if token is not None and len(token) < 16:
+        raise UsageError("AIGC_API_TOKEN is too short to guess-proof: use at least 16 characters")
+    import uvicorn
+
+    from aigc.cli.serve import create_app
+
+    app = create_app(token=token)  # the store is opened now: a bad database URL fails before binding
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"aigc serve: http://{shown}:{port}/  ({'token required' if token else 'loopback only, no token'})")
+    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("AIGC_SERVE_LOG", "warning"), access_log=False)
