@@ -1,0 +1,188 @@
+"""What every worker process does besides running jobs, hooked onto Celery's worker signals.
+
+- on start: register its row (name, host, pid, device, queues) and start the heartbeat thread, which
+  also runs the reaper, so any live worker recovers the jobs of a dead one within one lease period;
+- on SIGTERM (warm shutdown): give the running job the soft-shutdown window to end, then hand it
+  back to the queue through the store (it resumes elsewhere from its last checkpoint);
+- on exit: mark its row stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from celery import signals
+
+log = logging.getLogger("aigc.worker")
+
+
+class _Node:
+    """This process's identity once Celery is ready; None before (and in processes that only send)."""
+
+    def __init__(self, name: str, queues: list[str]) -> None:
+        from aigc.core.config import Settings
+        from aigc.core.store import Store
+        from aigc.worker.app import app_for
+        from aigc.worker.config import WorkerSettings
+
+        settings = Settings.from_env()
+        self.name, self.queues = name, queues
+        self.store = Store(settings)
+        self.ws = WorkerSettings.from_env(settings)
+        self.app = app_for(settings)
+        self.heartbeat = Heartbeat(self)
+
+
+_node: _Node | None = None
+
+
+def release_running() -> list[int]:
+    """Hand every job this worker runs back to the queue (stopping them at their next progress point)."""
+    if _node is None:
+        return []
+    from aigc.core.store import lifecycle
+    from aigc.worker.dispatch import dispatch
+    from aigc.worker.reaper import load_jobs
+
+    released = lifecycle.release_jobs_of(_node.store, _node.name)
+    if released:
+        dispatch(_node.store, load_jobs(_node.store, released), app=_node.app)
+    return released
+
+
+class Heartbeat(threading.Thread):
+    def __init__(self, node: _Node) -> None:
+        super().__init__(name="aigc-heartbeat", daemon=True)
+        self.node = node
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        from aigc.worker import presence, reaper
+
+        node, rounds = self.node, 0
+        while True:
+            try:
+                if not presence.beat(node.store, node.name):
+                    presence.register(node.store, node.name, _device(), node.queues)
+                reaper.reap(node.store, node.app, resend_after_s=node.ws.resend_after_s)
+                if rounds % 1000 == 0:
+                    presence.forget_old(node.store)
+            except Exception as exc:  # the store or broker blinked: try again next beat
+                log.warning("heartbeat/reaper round failed: %s", exc)
+            rounds += 1
+            if self._stop_event.wait(self._pause()):
+                return
+
+    def _pause(self) -> float:
+        """A heartbeat period, or less: until just after the soonest lease runs out, so a dead
+        worker's job is requeued within a lease of its last renewal rather than a period later."""
+        from aigc.core.store import queries
+        from aigc.core.store.models import utcnow
+
+        try:
+            with self.node.store.transaction() as session:
+                expiry = queries.next_lease_expiry(session)
+        except Exception:  # noqa: BLE001 - the store blinked: keep the plain period
+            expiry = None
+        if expiry is None:
+            return self.node.ws.heartbeat_s
+        until = (expiry - utcnow()).total_seconds() + 0.1
+        return min(self.node.ws.heartbeat_s, max(0.1, until))
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+def _device() -> str:
+    # Set by `aigc worker` from nvidia-smi; the worker itself never touches CUDA just to describe itself.
+    if os.environ.get("AIGC_WORKER_DEVICE"):
+        return os.environ["AIGC_WORKER_DEVICE"]
+    pinned = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if pinned is None:
+        return "auto"
+    return "cpu" if pinned in ("", "-1") else f"cuda (CUDA_VISIBLE_DEVICES={pinned})"
+
+
+@signals.worker_ready.connect
+def _on_ready(sender=None, **_kw) -> None:  # type: ignore[no-untyped-def]
+    global _node
+
+    consumer = sender.task_consumer
+    queues = [q.name for q in consumer.queues] if consumer is not None else []
+    _node = _Node(sender.hostname, queues)
+    import aigc.core.runner  # noqa: F401 - the first job should not pay for imports (no torch here)
+
+    # The heartbeat registers the row on its first beat (and again if it ever goes missing).
+    _node.heartbeat.start()
+    log.info("worker %s ready on %s, queues %s", _node.name, _device(), ",".join(queues))
+
+
+@signals.worker_process_init.connect
+def _on_pool_child(**_kw) -> None:  # type: ignore[no-untyped-def]
+    # A prefork child must not reuse the connections its parent opened before forking.
+    from aigc.core.store.engine import dispose_all
+
+    dispose_all()
+
+
+@signals.worker_init.connect
+def _on_init(sender=None, **_kw) -> None:  # type: ignore[no-untyped-def]
+    # Celery's soft shutdown sleeps in the main thread and then cancels tasks; only prefork can
+    # cancel a task, so the other pools take their window from `_drain` below instead.
+    pool = getattr(sender, "pool_cls", None)
+    name = getattr(pool, "__module__", str(pool))
+    if "prefork" not in name:
+        sender.app.conf.worker_soft_shutdown_timeout = 0
+
+
+@signals.worker_shutting_down.connect
+def _on_shutting_down(how: str = "Warm", **_kw) -> None:  # type: ignore[no-untyped-def]
+    # Called inside a signal handler: start a thread and return at once. A cold shutdown keeps only
+    # Celery's own window (prefork); the thread pool has none, so its job is handed back at once.
+    if _node is not None:
+        cold_window = float(_node.app.conf.worker_soft_shutdown_timeout or 0)
+        window = _node.ws.soft_shutdown_s if how == "Warm" else cold_window
+        threading.Thread(target=_drain, args=(window,), name="aigc-drain", daemon=True).start()
+
+
+def _drain(window_s: float) -> None:
+    deadline = time.monotonic() + window_s
+    while time.monotonic() < deadline:
+        if not _running_here():
+            return
+        time.sleep(0.5)
+    try:
+        released = release_running()
+    except Exception as exc:  # noqa: BLE001 - the lease will lapse and the reaper requeues instead
+        log.warning("could not hand the running job back: %s", exc)
+        return
+    if released:
+        log.warning("soft-shutdown window (%.0f s) over: job(s) %s handed back to the queue", window_s, released)
+
+
+def _running_here() -> bool:
+    from sqlalchemy import func, select
+
+    from aigc.core.store import Job, JobStatus
+
+    assert _node is not None
+    with _node.store.transaction() as session:
+        count = session.execute(
+            select(func.count()).where(Job.status == JobStatus.running, Job.worker == _node.name)
+        ).scalar_one()
+    return count > 0
+
+
+@signals.worker_shutdown.connect
+def _on_shutdown(**_kw) -> None:  # type: ignore[no-untyped-def]
+    from aigc.worker import presence
+
+    if _node is not None:
+        _node.heartbeat.stop()
+        try:
+            presence.stopped(_node.store, _node.name)
+        except Exception as exc:  # noqa: BLE001 - a missing stop mark only ages out
+            log.warning("could not mark worker %s stopped: %s", _node.name, exc)
