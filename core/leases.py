@@ -20,11 +20,13 @@ if TYPE_CHECKING:
     from aigc.core.store.lifecycle import Claim
 
 
+TICK_S = 1.0
+
+
 class LeaseKeeper:
     def __init__(self) -> None:
         self._held: dict[tuple[int, int, str], tuple[Store, Claim, float, float]] = {}
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @contextmanager
@@ -36,7 +38,6 @@ class LeaseKeeper:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="aigc-lease-keeper", daemon=True)
                 self._thread.start()
-        self._wake.set()
         try:
             yield
         finally:
@@ -64,9 +65,10 @@ class LeaseKeeper:
                         else:
                             del self._held[key]  # lost: the plugin learns it at its next progress point
             with self._lock:
-                next_at = min((entry[3] for entry in self._held.values()), default=now + 60)
-            self._wake.wait(max(0.05, next_at - time.monotonic()))
-            self._wake.clear()
+                next_at = min((entry[3] for entry in self._held.values()), default=now + TICK_S)
+            # Waking at least every TICK_S picks up new claims without `hold` having to signal
+            # this thread, which would cost every job a thread switch.
+            time.sleep(min(TICK_S, max(0.01, next_at - time.monotonic())))
 
 
 keeper = LeaseKeeper()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,11 +16,17 @@ from aigc.core.errors import StoreUnavailable
 from aigc.core.store.engine import engine_for
 
 
+@functools.lru_cache(maxsize=16)
+def _session_factory(engine: Engine) -> sessionmaker[Session]:
+    """One factory per engine: building one sets up event dispatch, too slow to repeat per job."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
 class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine: Engine = engine_for(settings.database_url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = _session_factory(self.engine)
         self.artifacts = ArtifactStore(settings.artifacts)
 
     @classmethod
