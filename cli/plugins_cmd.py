@@ -87,7 +87,8 @@ def show_plugin(
         model = plugin.params_model(kind)
         for p in describe(model):
             field = model.model_fields.get(p.name)
-            default = "required" if field is not None and field.is_required() else "-" if p.default is None else repr(p.default)
+            required = field is not None and field.is_required()
+            default = "required" if required else "-" if p.default is None else repr(p.default)
             table.add_row(p.name, p.type, default, p.limits, p.help)
         out.print(table)
 

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,7 +21,7 @@ from string import Template
 from aigc.core.errors import UsageError
 from aigc.core.plugin import CONTRACT_VERSION, Modality
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,11 @@ def check_name(name: str) -> None:
     if not IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
         raise UsageError(
             f"plugin name '{name}' is not a valid identifier; use ASCII letters, digits and underscores, "
-            "not starting with a digit and not a Python keyword (e.g. my_plugin)"
+            "starting with a letter, and not a Python keyword (e.g. my_plugin)"
         )
 
 
-def create(name: str, parent: Path, modality: str, taken: set[str] = frozenset()) -> Path:  # type: ignore[assignment]
+def create(name: str, parent: Path, modality: str, taken: Collection[str] = ()) -> Path:
     """Write the package into `parent/aigc-NAME` and return that folder; nothing is written on error.
 
     `taken` holds the names of plugins already installed: a second plugin of the same name would
@@ -65,19 +66,25 @@ def create(name: str, parent: Path, modality: str, taken: set[str] = frozenset()
     target = parent / names.dist
     if target.exists() or target.is_symlink():
         raise UsageError(f"{target} already exists; nothing was written (choose another name or --dir)")
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"--dir {parent} is not a folder")
     files = render(names, Modality(modality))
-    parent.mkdir(parents=True, exist_ok=True)
-    # Written aside, then renamed into place: a failure never leaves a half-written package behind.
-    staging = Path(tempfile.mkdtemp(prefix=f".{names.dist}-", dir=parent))
+    staging: Path | None = None
     try:
+        parent.mkdir(parents=True, exist_ok=True)
+        # Written aside, then renamed into place: a failure never leaves a half-written package behind.
+        staging = Path(tempfile.mkdtemp(prefix=f".{names.dist}-", dir=parent))
         for relative, text in files.items():
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         os.chmod(staging, 0o777 & ~_umask())
         os.rename(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write {target}: {exc.strerror or exc}; nothing was written") from exc
         raise
     return target
 
@@ -99,6 +106,7 @@ def render(names: Names, modality: Modality) -> dict[str, str]:
         "description": templates.DESCRIPTION,
         "train_example": templates.TRAIN_EXAMPLE,
         "generate_example": templates.GENERATE_EXAMPLE,
+        "evaluate_example": templates.EVALUATE_EXAMPLE,
     }
     files = {
         "pyproject.toml": PYPROJECT,
@@ -162,19 +170,21 @@ An aigc plugin: ${description}.
 
 ## Install and try it
 
+In this folder:
+
 ```sh
-pip install -e ${dist}         # registers the plugin through its entry point
-aigc plugins                       # lists '${name}'
-aigc plugins show ${name}          # every param: type, default, limits, help
+pip install -e .  # registers the plugin through its entry point
+aigc plugins  # lists '${name}'
+aigc plugins show ${name}  # every param: type, default, limits, help
 aigc submit train --plugin ${name} ${train_example}
 aigc submit generate --plugin ${name} ${generate_example}
-aigc submit evaluate --plugin ${name}
+aigc submit evaluate --plugin ${name} ${evaluate_example}
 ```
 
 ## Test it
 
 ```sh
-pytest ${dist}
+pytest
 ```
 
 The tests run real jobs against a temporary store with `aigc.core.testing.run_job`.

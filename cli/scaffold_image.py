@@ -6,6 +6,7 @@
 DESCRIPTION = "a tiny autoencoder that learns to draw soft disks (a starting point for an image plugin)"
 TRAIN_EXAMPLE = "-p epochs=5"
 GENERATE_EXAMPLE = "-p n=16 -p seed=1"
+EVALUATE_EXAMPLE = "-p images=256"
 
 PLUGIN = '''\
 """${name}: ${description}.
@@ -98,7 +99,9 @@ class AutoEncoder(nn.Module):
         super().__init__()
         self.config = config
         pixels = config.size * config.size
-        self.encoder = nn.Sequential(nn.Linear(pixels, config.hidden), nn.ReLU(), nn.Linear(config.hidden, config.latent))
+        self.encoder = nn.Sequential(
+            nn.Linear(pixels, config.hidden), nn.ReLU(), nn.Linear(config.hidden, config.latent)
+        )
         self.decoder = nn.Sequential(
             nn.Linear(config.latent, config.hidden), nn.ReLU(), nn.Linear(config.hidden, pixels), nn.Sigmoid()
         )

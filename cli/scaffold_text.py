@@ -7,6 +7,7 @@
 DESCRIPTION = "a tiny character-level language model (a starting point for a text plugin)"
 TRAIN_EXAMPLE = "-p corpus=my_text.txt -p steps=500"
 GENERATE_EXAMPLE = '-p prompt="Once upon" -p seed=1'
+EVALUATE_EXAMPLE = "-p corpus=my_text.txt"
 
 PLUGIN = '''\
 """${name}: ${description}.

@@ -76,6 +76,8 @@ def _checked(entry: PluginEntry, loaded: object) -> PluginEntry:
         return replace(entry, error=f"{loaded.__name__}.name must be an identifier, got {name!r}")
     if name != entry.name:
         return replace(entry, error=f"entry point '{entry.name}' loads a plugin named '{name}'")
+    if not isinstance(loaded.contract, int) or isinstance(loaded.contract, bool):
+        return replace(entry, error=f"{loaded.__name__}.contract must be an int such as {CONTRACT_VERSION}, got {loaded.contract!r}")
     if loaded.contract != CONTRACT_VERSION:
         return replace(
             entry,

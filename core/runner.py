@@ -175,7 +175,8 @@ class StoreBackend(ContextBackend):
         if isinstance(state, Path):
             sha, fmt = self.store.artifacts.put_folder(state), "hf"
         else:
-            metadata = {"config": json.dumps(dict(config)), "aigc_plugin": ctx.plugin}
+            # One metadata key: safetensors writes several in a random order, and the file's sha256 is its id.
+            metadata = {"config": json.dumps(dict(config), sort_keys=True)}
             sha, fmt = self.store.artifacts.put_tensors(dict(state), metadata), "safetensors"
         return PendingModel(name, sha, fmt, dict(config), dict(metrics or {}))
 
