@@ -60,9 +60,12 @@ def _explain(plugin: type[Plugin], kind: JobKind, model: type[JobParams], exc: V
     accepted = ", ".join(f"{p.name} ({p.type}{', ' + p.limits if p.limits else ''})" for p in describe(model))
     if error["type"] == "extra_forbidden":
         return f"unknown param '{name}' for {plugin.name} {kind}; accepted: {accepted}"
+    message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a check across several params: no single value to echo
+        return f"invalid params for {plugin.name} {kind}: {message}"
     info = {p.name: p for p in describe(model)}.get(name.split(".")[0])
     expected = f"; expected {info.type}{', ' + info.limits if info and info.limits else ''}" if info else ""
-    return f"invalid param '{name}' for {plugin.name} {kind}: {error['msg']} (got {error.get('input')!r}){expected}"
+    return f"invalid param '{name}' for {plugin.name} {kind}: {message} (got {error.get('input')!r}){expected}"
 
 
 def describe(model: type[JobParams]) -> list[ParamInfo]:

@@ -1,0 +1,87 @@
+"""The VAE's generate job: digits from the prior, reconstructions, and walks through latent space.
+
+Each digit is one PNG result (role "item") with its metadata in the result row and in the PNG's
+text chunks; each job ends with a contact sheet of them (role "grid").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from aigc.core.context import JobContext
+from aigc.core.images import contact_sheet, encode_png
+from aigc.plugins.vae.digits import check_indices, load_digits, paired_rows, to_pixels, to_tensor
+from aigc.plugins.vae.modelfile import load_vae
+from aigc.plugins.vae.networks import VAE
+from aigc.plugins.vae.params import GenerateParams
+from aigc.plugins.vae.sampling import item_seed, prior_latent, prior_latents
+
+GRID_COLUMNS = 8
+
+
+@torch.no_grad()
+def generate(ctx: JobContext, params: GenerateParams) -> None:
+    model, loaded = load_vae(ctx, params.model)
+    meta: dict[str, Any] = {"plugin": "vae", "model": loaded.id, "mode": params.mode}
+    if params.mode == "sample":
+        sample(ctx, model, params, meta)
+    elif params.mode == "reconstruct":
+        reconstruct(ctx, model, params, meta)
+    else:
+        interpolate(ctx, model, params, meta)
+
+
+def sample(ctx: JobContext, model: VAE, params: GenerateParams, meta: dict[str, Any]) -> None:
+    z = prior_latents(ctx.seed, params.n, model.config.latent_size).to(ctx.device)  # (n, L)
+    pixels = to_pixels(model.decode(z))
+    items = [{"index": i, "seed": item_seed(ctx.seed, i)} for i in range(params.n)]
+    add_items(ctx, pixels, items, meta)
+    add_grid(ctx, contact_sheet(pixels, min(params.n, GRID_COLUMNS)), {**meta, "n": params.n})
+
+
+def reconstruct(ctx: JobContext, model: VAE, params: GenerateParams, meta: dict[str, Any]) -> None:
+    data = load_digits(params.data)
+    check_indices(data, params.start, params.n, "reconstruct")
+    originals = data.images[params.start : params.start + params.n]
+    mu, _ = model.encoder(to_tensor(originals, ctx.device))  # the posterior mean: no sampling noise
+    pixels = to_pixels(model.decode(mu))
+    meta = {**meta, "data": str(data.source)}
+    add_items(ctx, pixels, [{"index": params.start + i} for i in range(params.n)], meta)
+    columns = min(params.n, GRID_COLUMNS)
+    sheet = contact_sheet(paired_rows(originals, pixels, columns), columns)
+    add_grid(ctx, sheet, {**meta, "start": params.start, "n": params.n, "layout": "digits over reconstructions"})
+
+
+def interpolate(ctx: JobContext, model: VAE, params: GenerateParams, meta: dict[str, Any]) -> None:
+    if params.a is not None and params.b is not None:
+        data = load_digits(params.data)
+        for name, index in (("a", params.a), ("b", params.b)):
+            check_indices(data, index, 1, f"interpolate {name}")
+        mu, _ = model.encoder(to_tensor(data.images[[params.a, params.b]], ctx.device))
+        z_a, z_b = mu  # (L,) each: the posterior means of the two digits
+        meta = {**meta, "data": str(data.source), "a": params.a, "b": params.b}
+    else:
+        assert params.seed_a is not None and params.seed_b is not None  # the params validator saw to it
+        latent = model.config.latent_size
+        z_a, z_b = (prior_latent(s, latent).to(ctx.device) for s in (params.seed_a, params.seed_b))
+        meta = {**meta, "seed_a": params.seed_a, "seed_b": params.seed_b}
+    t = torch.linspace(0, 1, params.steps, device=ctx.device).unsqueeze(1)  # (k, 1)
+    pixels = to_pixels(model.decode((1 - t) * z_a + t * z_b))  # (k, 28, 28)
+    items = [{"step": i, "t": round(float(v), 6)} for i, v in enumerate(t.squeeze(1).tolist())]
+    add_items(ctx, pixels, items, meta)
+    add_grid(ctx, contact_sheet(pixels, params.steps), {**meta, "steps": params.steps})
+
+
+def add_items(ctx: JobContext, pixels: np.ndarray, items: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+    for done, (image, own) in enumerate(zip(pixels, items, strict=True), start=1):
+        info = {**meta, **own}
+        ctx.add_image(encode_png(image, info), seed=own.get("seed", ctx.seed), role="item", metadata=info)
+        if done % 32 == 0 or done == len(items):  # each report is a store round trip
+            ctx.progress(done, len(items))
+
+
+def add_grid(ctx: JobContext, sheet: np.ndarray, meta: dict[str, Any]) -> None:
+    ctx.add_image(encode_png(sheet, meta), seed=ctx.seed, role="grid", metadata=meta)
