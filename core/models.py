@@ -116,6 +116,9 @@ def export(model: LoadedModel, destination: Path) -> Path:
         destination = destination / f"{model.id}.safetensors"
     if model.format == "hf":
         shutil.copytree(model.path, destination, dirs_exist_ok=True)
+        for file in destination.rglob("*"):
+            if file.is_file():
+                file.chmod(0o644)  # save_pretrained writes some files owner-only; package data must be readable
     else:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(model.path, destination)

@@ -150,8 +150,18 @@ class StoreBackend(ContextBackend):
         with ctx._lock:
             results, ctx.pending_results = ctx.pending_results, []
             metrics, ctx.pending_metrics = ctx.pending_metrics, []
-        if not lifecycle.commit_checkpoint(self.store, self.claim, sha, results, metrics):
+        previous = lifecycle.commit_checkpoint(self.store, self.claim, sha, results, metrics)
+        if previous is False:
             raise LeaseLost(f"job {self.claim.job_id} attempt {self.claim.attempt} lost its lease")
+        if previous and previous != sha:
+            self._prune(previous)
+
+    def _prune(self, sha: str) -> None:
+        """Delete a superseded checkpoint file unless another job still points at the same bytes."""
+        with self.store.transaction() as session:
+            still_used = queries.checkpoint_in_use(session, sha)
+        if not still_used:
+            self.store.artifacts.path_for(sha, "safetensors").unlink(missing_ok=True)
 
     def load_checkpoint(self, ctx: JobContext) -> dict[str, Any] | None:
         from aigc.core.artifacts import load_tensors

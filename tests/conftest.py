@@ -39,6 +39,7 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     os.environ["AIGC_HOME"] = str(home)
     os.environ["AIGC_PLUGIN_PATH"] = str(TOY_PLUGINS)
     os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["AIGC_MNIST_MIRROR"] = "http://127.0.0.1:9/"  # a test that forgets `data=` must never reach the internet
     yield
     os.environ.clear()
     os.environ.update(saved)

@@ -93,6 +93,15 @@ def test_crashed_attempt_resumes_from_its_last_checkpoint_without_duplicates(set
     assert len(outcome.models) == 1
 
 
+def test_superseded_checkpoints_are_pruned(sqlite_settings):
+    job_id = submit(sqlite_settings, "toy", "train", {"epochs": 4})
+    run_job(job_id, settings=sqlite_settings)
+    outcome = outcome_of(sqlite_settings, job_id)
+    files = sorted(p.name for p in sqlite_settings.artifacts.rglob("*.safetensors"))
+    expected = sorted([f"{outcome.job.checkpoint_sha256}.safetensors", f"{outcome.models[0].sha256}.safetensors"])
+    assert files == expected  # the last checkpoint and the model; the three earlier checkpoints are gone
+
+
 def test_corrupt_checkpoint_is_refused(sqlite_settings):
     job_id = submit(sqlite_settings, "toy", "train", {"epochs": 2, "crash_at": 1})
     from conftest import env_for

@@ -92,12 +92,13 @@ def test_checkpoint_commits_outputs_so_far_and_finish_adds_the_rest(settings):
     store = Store(settings)
     job = new_job(store)
     claim = lifecycle.claim_job(store, job.id, "a:1:x", 30)
-    assert lifecycle.commit_checkpoint(store, claim, "ab" * 32, [result(0)], [("loss", 0, 1.0)])
+    assert lifecycle.commit_checkpoint(store, claim, "ab" * 32, [result(0)], [("loss", 0, 1.0)]) is None
+    assert lifecycle.commit_checkpoint(store, claim, "ef" * 32, [], []) == "ab" * 32  # the one it replaced
     lifecycle.finish_job(store, claim, Outcome(JobStatus.succeeded, results=[result(1)], metrics=[("loss", 1, 0.5)]))
     with store.transaction() as session:
         assert [r.index for r in queries.results_of(session, job.id)] == [0, 1]
         assert [(m.step, m.value) for m in queries.metrics_of(session, job.id)] == [(0, 1.0), (1, 0.5)]
-        assert queries.get_job(session, job.id).checkpoint_sha256 == "ab" * 32
+        assert queries.get_job(session, job.id).checkpoint_sha256 == "ef" * 32
 
 
 def test_failed_outcome_writes_no_results(settings):

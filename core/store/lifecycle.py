@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -184,14 +184,18 @@ def commit_checkpoint(
     sha256: str,
     results: Sequence[PendingResult],
     metrics: Sequence[tuple[str, int, float]],
-) -> bool:
-    """Record a checkpoint and the outputs reported before it, in one transaction."""
+) -> str | None | Literal[False]:
+    """Record a checkpoint and the outputs reported before it, in one transaction.
+
+    Returns the sha256 of the checkpoint it replaced (None if none), or False if the lease was lost.
+    """
     with store.transaction() as session:
-        held = session.execute(update(Job).where(_held(claim)).values(checkpoint_sha256=sha256)).rowcount == 1
-        if not held:
+        previous = session.execute(select(Job.checkpoint_sha256).where(_held(claim)).with_for_update()).one_or_none()
+        if previous is None:
             return False
+        session.execute(update(Job).where(_held(claim)).values(checkpoint_sha256=sha256))
         _write_outputs(session, claim.job_id, results, metrics)
-    return True
+    return previous[0]
 
 
 @dataclass

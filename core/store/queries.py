@@ -97,3 +97,8 @@ def _due_queued(now: datetime):  # type: ignore[no-untyped-def]
 def next_lease_expiry(session: Session) -> datetime | None:
     """When the soonest lease of a running job runs out (the reaper wakes then, not a period later)."""
     return session.execute(select(func.min(Job.lease_expires_at)).where(Job.status == JobStatus.running)).scalar()
+
+
+def checkpoint_in_use(session: Session, sha256: str) -> bool:
+    query = select(Job.id).where(Job.checkpoint_sha256 == sha256).limit(1)
+    return session.execute(query).first() is not None

@@ -1,0 +1,70 @@
+"""The generate job: n digits as PNG results with their provenance, plus a contact sheet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from aigc.core.context import JobContext
+from aigc.core.errors import UsageError
+from aigc.core.images import contact_sheet, encode_png
+from aigc.plugins.gan.png import encode_grey_png
+from aigc.plugins.gan.params import GenerateParams
+from aigc.plugins.gan.sampling import draw_latents, load_generator, model_temperature, render
+
+BATCH = 500  # digits per generator forward: large enough to be fast, small enough for any GPU
+GRID_MAX = 256  # the contact sheet shows the first 256 digits (16 x 16)
+
+
+@contextmanager
+def one_cpu_thread(device: str) -> Iterator[None]:
+    """Run the generator on one CPU thread: its small convolutions barely gain from a second one on an
+    idle 2-core machine, and lose 2-3x when another process holds a core (measured in bench/gan_generate.py)."""
+    if not device.startswith("cpu"):
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def generate(ctx: JobContext, params: GenerateParams) -> None:
+    model = ctx.load_model(params.model)
+    generator, config, prior = load_generator(model, ctx.device)
+    if params.digit is not None and not config.num_classes:
+        raise UsageError(f"model {model.id} is unconditional: it cannot be asked for digit {params.digit}")
+    temperature = model_temperature(model, params.temperature)
+    common = {"plugin": "gan", "model": model.id, "seed": ctx.seed, "temperature": temperature}
+    if params.truncation is not None:
+        common["truncation"] = params.truncation
+    shown: list[np.ndarray] = []
+    for start in range(0, params.n, BATCH):
+        latents = draw_latents(
+            ctx.seed,
+            range(start, min(start + BATCH, params.n)),
+            config,
+            prior=prior,
+            digit=params.digit,
+            temperature=temperature,
+            truncation=params.truncation,
+        )
+        with one_cpu_thread(ctx.device):
+            pixels = render(generator, latents, ctx.device)
+        for offset, image in enumerate(pixels):
+            meta = {**common, "index": start + offset, "latent_seed": latents.seeds[offset]}
+            if config.num_classes:
+                meta["digit"] = int(latents.digits[offset])
+            ctx.add_image(encode_grey_png(image, meta), seed=ctx.seed, role="item", metadata=meta)
+        if len(shown) * BATCH < GRID_MAX:
+            shown.append(pixels)
+        ctx.progress(start + len(pixels), params.n)
+    sheet = contact_sheet(np.concatenate(shown)[:GRID_MAX])
+    grid_meta = {"plugin": "gan", "model": model.id, "seed": ctx.seed, "count": min(params.n, GRID_MAX)}
+    ctx.add_image(encode_png(sheet, grid_meta), seed=ctx.seed, role="grid", metadata=grid_meta)
+    ctx.set_summary(n=params.n, model=model.id)

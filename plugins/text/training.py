@@ -1,0 +1,266 @@
+"""The text plugin's train job: a plain nanoGPT-style loop over random windows of the corpus.
+
+One step: draw a batch, forward under autocast, cross-entropy on the next token, backward, clip,
+AdamW step with the warm-up + cosine learning rate. Every `eval_every` steps the validation tail is
+scored; every `checkpoint_every` steps the model, optimiser, scaler and RNG are checkpointed so an
+interrupted job resumes at that step and draws exactly the batches it would have drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from aigc.core.context import JobContext
+from aigc.core.errors import UsageError
+from aigc.plugins.text import networks
+from aigc.plugins.text import tokenizer as tokenizers
+from aigc.plugins.text.corpus import Batches, encode, read_corpus, split_tail
+from aigc.plugins.text.params import TrainParams
+
+LOG_EVERY = 10  # steps per point of the train/loss curve
+REPORT_S = 0.25  # seconds between progress reports (each polls the store for a cancel)
+
+
+def train(ctx: JobContext, p: TrainParams) -> None:
+    device = ctx.device
+    state = ctx.load_checkpoint()
+    text = read_corpus(p.corpus, separator=tokenizers.EOS)
+    train_text, val_text = split_tail(text, p.val_fraction)
+
+    model, tokenizer = build_model(p, train_text, state, ctx.seed)
+    limit = networks.context_of(model)
+    if limit is not None and p.context > limit:
+        raise UsageError(f"context={p.context} is longer than the base model's {limit} positions; use context<={limit}")
+    train_ids = encode(tokenizer, train_text)
+    val_ids = encode(tokenizer, val_text) if val_text else None
+    _check_lengths(p, train_ids, val_ids)
+    steps = p.steps if p.epochs is None else math.ceil(p.epochs * len(train_ids) / (p.batch_size * p.context))
+
+    model.to(device).train()
+    train_batches = Batches(train_ids.to(device), p.context, p.batch_size, ctx.seed)
+    val_batches = Batches(val_ids.to(device), p.context, p.batch_size, seed=0) if val_ids is not None else None
+    optimizer = make_optimizer(model, p, device)
+    autocast, scaler = mixed_precision(device, p.precision)
+    start = restore(state, optimizer, scaler, device) if state is not None else 0
+
+    loss_sum, loss_steps = torch.zeros((), device=device), 0  # summed on the device: no sync per step
+    last_loss = float("nan")
+    val_loss = float(state.get("val_loss", "nan")) if state else float("nan")
+    last_report = t_interval = time.perf_counter()
+    tokens_interval, tokens_per_s = 0, 0.0
+    for step in range(start, steps):
+        lr = lr_at(step, steps, p)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+        x, y = train_batches.get(step)  # (B, T), (B, T)
+        with autocast:
+            logits = model(input_ids=x).logits  # (B, T, vocab)
+            loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.reshape(-1))
+        backward_and_step(loss, model, optimizer, scaler, p.grad_clip)
+        loss_sum += loss.detach()
+        loss_steps += 1
+        tokens_interval += x.numel()
+        done = step + 1
+
+        if done % LOG_EVERY == 0 or done == steps:
+            last_loss = loss_sum.item() / loss_steps
+            loss_sum.zero_()
+            loss_steps = 0
+            ctx.log_metric("train/loss", last_loss, done)
+            ctx.log_metric("train/lr", lr, done)
+        if done % p.eval_every == 0 or done == steps:
+            elapsed = time.perf_counter() - t_interval
+            tokens_per_s = tokens_interval / elapsed if elapsed > 0 else 0.0
+            ctx.log_metric("train/tokens_per_s", tokens_per_s, done)
+            if val_batches is not None:
+                val_loss = estimate_loss(model, val_batches, p.eval_batches, autocast)
+                ctx.log_metric("val/loss", val_loss, done)
+            t_interval, tokens_interval = time.perf_counter(), 0  # eval time is not training time
+        now = time.perf_counter()
+        if now - last_report >= REPORT_S or done == steps:
+            last_report = now
+            if tokens_interval and now > t_interval:
+                tokens_per_s = tokens_interval / (now - t_interval)
+            shown = {"loss": last_loss, "val_loss": val_loss}
+            # Only known losses: NaN is not JSON, and the store keeps progress info as JSON.
+            info = {key: round(value, 4) for key, value in shown.items() if math.isfinite(value)}
+            ctx.progress(done, steps, **info, tok_s=round(tokens_per_s))
+        if done % p.checkpoint_every == 0 and done < steps:
+            ctx.save_checkpoint(checkpoint(model, optimizer, scaler, tokenizer, done, val_loss, p, device))
+
+    finish(ctx, p, model, tokenizer, steps, last_loss, val_loss, tokens_per_s, len(train_ids))
+
+
+def backward_and_step(loss: torch.Tensor, model: Any, optimizer: Any, scaler: Any, grad_clip: float) -> None:
+    """Backward, clip the gradient norm, step, and clear the gradients (fp16: with loss scaling)."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+    else:
+        loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def restore(state: dict[str, Any], optimizer: Any, scaler: Any, device: str) -> int:
+    """Put a checkpoint's optimiser, scaler and RNG state back; returns the step to continue from."""
+    optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["rng"])  # dropout draws from the global generators
+    if state.get("cuda_rng") is not None and device.startswith("cuda"):
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    return int(state["step"])
+
+
+def build_model(p: TrainParams, train_text: str, state: dict[str, Any] | None, seed: int) -> tuple[Any, Any]:
+    """The base model to fine-tune, or a new GPT-2 with a tokenizer trained on the training text."""
+    if p.base is not None:
+        model, tokenizer = networks.load_base(p.base)
+    else:
+        if state is not None:
+            tokenizer = tokenizers.from_json(state["tokenizer"])
+        elif p.tokenizer == "char":
+            tokenizer = tokenizers.char_tokenizer(train_text)
+        else:
+            tokenizer = tokenizers.bpe_tokenizer(train_text, p.vocab_size)
+        torch.manual_seed(seed)
+        arch = networks.Architecture(p.n_layer, p.n_head, p.n_embd, p.context, p.dropout)
+        model = networks.new_gpt2(arch, tokenizer)
+    if state is not None:
+        model.load_state_dict(state["model"])
+    return model, tokenizer
+
+
+def _check_lengths(p: TrainParams, train_ids: torch.Tensor, val_ids: torch.Tensor | None) -> None:
+    if len(train_ids) < p.context + 1:
+        raise UsageError(
+            f"the corpus has {len(train_ids)} training tokens, fewer than context+1={p.context + 1}; "
+            "give more text or a smaller context"
+        )
+    if val_ids is not None and len(val_ids) < p.context + 1:
+        raise UsageError(
+            f"the validation tail (val_fraction={p.val_fraction}) has {len(val_ids)} tokens, fewer than "
+            f"context+1={p.context + 1}; raise val_fraction, lower context, or set val_fraction=0"
+        )
+
+
+def make_optimizer(model: torch.nn.Module, p: TrainParams, device: str) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (embeddings and linear weights), as in nanoGPT."""
+    params = [param for param in model.parameters() if param.requires_grad]
+    groups = [
+        {"params": [q for q in params if q.dim() >= 2], "weight_decay": p.weight_decay},
+        {"params": [q for q in params if q.dim() < 2], "weight_decay": 0.0},
+    ]
+    fused = device.startswith("cuda")
+    return torch.optim.AdamW(groups, lr=p.lr, betas=(0.9, 0.99), fused=fused or None)
+
+
+def mixed_precision(device: str, precision: str) -> tuple[AbstractContextManager[Any], Any]:
+    """(autocast context, GradScaler or None). auto: bf16 where CUDA supports it, else fp16 with loss
+    scaling; fp32 off CUDA. bf16 also runs on CPUs (fast on those with AVX-512 BF16 or AMX)."""
+    kind = device.split(":")[0]
+    if precision == "fp32" or (precision == "auto" and kind != "cuda"):
+        return nullcontext(), None
+    if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.autocast(kind, dtype=torch.bfloat16), None
+    if kind != "cuda":
+        raise UsageError(f"precision=fp16 needs a CUDA device, not {device}; use bf16 or fp32")
+    return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+
+
+def lr_at(step: int, steps: int, p: TrainParams) -> float:
+    """Linear warm-up to lr over warmup_steps, then cosine decay to min_lr at the last step."""
+    min_lr = p.min_lr if p.min_lr is not None else p.lr / 10
+    if step < p.warmup_steps:
+        return p.lr * (step + 1) / (p.warmup_steps + 1)
+    progress = (step - p.warmup_steps) / max(1, steps - 1 - p.warmup_steps)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * (p.lr - min_lr)
+
+
+@torch.no_grad()
+def estimate_loss(model: torch.nn.Module, batches: Batches, n: int, autocast: AbstractContextManager[Any]) -> float:
+    """Mean next-token loss (nats per token) over the same n validation batches every time."""
+    model.eval()
+    total = 0.0
+    for i in range(n):
+        x, y = batches.get(i)
+        with autocast:
+            logits = model(input_ids=x).logits
+        total += F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.reshape(-1)).item()
+    model.train()
+    return total / n
+
+
+def checkpoint(
+    model: Any, optimizer: Any, scaler: Any, tokenizer: Any, step: int, val_loss: float, p: TrainParams, device: str
+) -> dict[str, Any]:
+    # Cloned: GPT-2 ties lm_head to the token embedding, and safetensors refuses two names for one tensor.
+    weights = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    return {
+        "step": step,
+        "model": weights,
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.startswith("cuda") else None,
+        "tokenizer": tokenizers.to_json(tokenizer) if p.base is None else None,
+        "val_loss": val_loss,
+    }
+
+
+def finish(
+    ctx: JobContext,
+    p: TrainParams,
+    model: Any,
+    tokenizer: Any,
+    steps: int,
+    train_loss: float,
+    val_loss: float,
+    tokens_per_s: float,
+    train_tokens: int,
+) -> None:
+    """Save the model as a Hugging Face folder and register it with its config and final losses."""
+    model.eval()
+    folder = networks.save_folder(model, tokenizer, Path(ctx.artifact_dir()) / "model", p.save_dtype)
+    source = p.base or f"gpt2-{p.n_layer}l{p.n_head}h{p.n_embd}d-{p.tokenizer}"
+    config = {
+        "base": p.base,
+        "tokenizer": p.tokenizer if p.base is None else "base",
+        "vocab_size": len(tokenizer),
+        "n_layer": model.config.get_text_config().num_hidden_layers,
+        "context": p.context,
+        "parameters": networks.parameter_count(model),
+        "corpus": p.corpus,
+        "val_fraction": p.val_fraction,
+        "steps": steps,
+        "batch_size": p.batch_size,
+        "lr": p.lr,
+        "save_dtype": p.save_dtype,
+    }
+    metrics = {"train_loss": train_loss}
+    if not math.isnan(val_loss):
+        metrics["val_loss"] = val_loss
+    name = p.name or f"text-{Path(source).name}-{Path(p.corpus).stem}"
+    ctx.save_model(folder, name=name, config=config, metrics=metrics)
+    ctx.set_summary(
+        **metrics,
+        steps=steps,
+        train_tokens=train_tokens,
+        tokens_per_s=round(tokens_per_s, 1),
+        parameters=config["parameters"],
+    )

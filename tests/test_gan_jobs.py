@@ -1,0 +1,195 @@
+"""The gan plugin's three jobs, run for real (tiny networks, 256 real digits) through `run_job`."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED_DATA, need
+
+from aigc.core.errors import InvalidParams
+from aigc.core.images import read_png_text
+from aigc.core.runner import run_job as run_attempt
+from aigc.core.testing import JobOutcome, outcome_of, run_job, submit, temporary_settings
+from aigc.plugins.datasets.mnist import load_mnist, write_idx
+
+DIGITS, HOLDOUT = 256, 64
+TINY = {"latent_size": 8, "g_channels": 8, "d_channels": 8, "batch_size": 64, "holdout": HOLDOUT, "seed": 11}
+EPOCHS = 2
+STEPS_PER_EPOCH = (DIGITS - HOLDOUT) // TINY["batch_size"]
+
+
+@dataclass
+class Trained:
+    folder: Path  # 256 labelled digits as IDX files
+    outcome: JobOutcome  # the train job; its settings hold the store the model is in
+
+
+def shared_digits() -> tuple[np.ndarray, np.ndarray]:
+    folder = SHARED_DATA / "mnist"
+    need((folder / "train-images-idx3-ubyte.gz").is_file(), f"shared MNIST under {folder}")
+    data = load_mnist(folder)
+    assert data.labels is not None
+    return data.images[:DIGITS], data.labels[:DIGITS]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    folder = tmp_path_factory.mktemp("gan")
+    images, labels = shared_digits()
+    (folder / "digits").mkdir()
+    write_idx(folder / "digits" / "train-images-idx3-ubyte.gz", images)
+    write_idx(folder / "digits" / "train-labels-idx1-ubyte.gz", labels)
+    outcome = run_job("gan", "train", {**TINY, "epochs": EPOCHS, "data": str(folder / "digits")}, folder / "store")
+    assert outcome.job.status == "succeeded", outcome.job.error
+    return Trained(folder / "digits", outcome)
+
+
+def job(trained: Trained, kind: str, params: dict[str, object]) -> JobOutcome:
+    return run_job("gan", kind, params, settings=trained.outcome.settings)
+
+
+def model_tensors(outcome: JobOutcome) -> dict[str, object]:
+    from aigc.core.artifacts import load_tensors
+
+    (model,) = outcome.models
+    return load_tensors(outcome.settings.artifacts / model.sha256[:2] / f"{model.sha256}.safetensors")[0]
+
+
+# -- train -------------------------------------------------------------------------------------
+def test_train_reports_losses_grids_checkpoints_and_a_model(trained: Trained) -> None:
+    outcome = trained.outcome
+    keys = {key for key, _, _ in outcome.metrics}
+    assert {"loss_d", "loss_g", "epoch_loss_d", "epoch_d_real", "epoch_d_fake", "images_per_s"} <= keys
+    steps = [step for key, step, _ in outcome.metrics if key == "loss_d"]
+    assert steps == list(range(1, EPOCHS * STEPS_PER_EPOCH + 1))
+    assert all(math.isfinite(v) for _, _, v in outcome.metrics)
+    samples = [r for r in outcome.results if r.role == "sample"]
+    assert [r.meta["epoch"] for r in samples] == [1, 2]
+    assert samples[0].data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert outcome.job.checkpoint_sha256 is not None  # the last epoch's checkpoint
+    (model,) = outcome.models
+    assert model.config["latent_size"] == 8 and model.config["num_classes"] == 10
+    assert model.config["train_digits"] == DIGITS - HOLDOUT
+    assert sum(model.config["digit_prior"]) == pytest.approx(1.0, abs=1e-5)
+    assert outcome.summary["train_digits"] == DIGITS - HOLDOUT
+    assert {"loss_d", "loss_g", "images_per_s", "temperature", "train_fid"} <= set(model.metrics)
+    # The sampling temperature is calibrated against the training digits and stored with the model.
+    calibration = {step: value for key, step, value in outcome.metrics if key == "calibration_fid"}
+    assert sorted(calibration) == [80, 90, 100, 110, 120, 130, 140]
+    assert model.config["temperature"] * 100 == pytest.approx(min(calibration, key=calibration.__getitem__))
+
+
+def test_interrupted_training_resumes_to_the_same_model(trained: Trained, tmp_path: Path) -> None:
+    settings = temporary_settings(tmp_path)
+    job_id = submit(settings, "gan", "train", {**TINY, "epochs": EPOCHS, "data": str(trained.folder)}, retries=1)
+
+    def die_in_second_epoch(report: object) -> None:
+        if report.done > STEPS_PER_EPOCH:  # type: ignore[attr-defined]
+            raise RuntimeError("worker died")
+
+    assert run_attempt(job_id, settings=settings, on_progress=die_in_second_epoch) == "queued"
+    time.sleep(2.1)  # the retry backoff after a first failure
+    assert run_attempt(job_id, settings=settings) == "succeeded"
+    resumed = outcome_of(settings, job_id)
+    assert resumed.job.attempts == 2
+    steps = [(key, step) for key, step, _ in resumed.metrics]
+    assert len(steps) == len(set(steps)) == len(trained.outcome.metrics)
+    assert [r.meta["epoch"] for r in resumed.results] == [1, 2]
+    expected, got = model_tensors(trained.outcome), model_tensors(resumed)
+    assert expected.keys() == got.keys()
+    assert all(got[name].equal(tensor) for name, tensor in expected.items())
+
+
+def test_train_without_labels_needs_conditional_false(trained: Trained, tmp_path: Path) -> None:
+    images = write_idx(tmp_path / "train-images-idx3-ubyte", load_mnist(trained.folder).images[:64])
+    settings = temporary_settings(tmp_path / "store")  # its own store: the module's newest model stays conditional
+    params = {**TINY, "holdout": 0, "epochs": 1, "data": str(images)}
+    refused = run_job("gan", "train", params, settings=settings)
+    assert refused.job.status == "failed"
+    assert refused.job.error.endswith("no labels file beside the images; conditional=false trains without labels")
+    plain = run_job("gan", "train", {**params, "conditional": False}, settings=settings)
+    assert plain.job.status == "succeeded", plain.job.error
+    (model,) = plain.models
+    assert model.config["num_classes"] == 0 and "digit_prior" not in model.config
+    asked = run_job("gan", "generate", {"n": 2, "digit": 4}, settings=settings)
+    assert asked.job.status == "failed" and "is unconditional" in asked.job.error and "\n" not in asked.job.error
+
+
+def test_holdout_that_leaves_nothing_is_one_line(trained: Trained) -> None:
+    outcome = job(trained, "train", {**TINY, "holdout": DIGITS, "data": str(trained.folder)})
+    assert outcome.job.status == "failed"
+    assert outcome.job.error == "holdout 256 leaves none of the 256 digits to train on; lower it"
+
+
+# -- generate ----------------------------------------------------------------------------------
+def test_generate_is_reproducible_with_provenance_in_every_png(trained: Trained) -> None:
+    first = job(trained, "generate", {"n": 12, "seed": 5})
+    again = job(trained, "generate", {"n": 12, "seed": 5})
+    assert first.job.status == "succeeded", first.job.error
+    assert [r.role for r in first.results] == ["item"] * 12 + ["grid"]
+    assert [r.data for r in first.results] == [r.data for r in again.results]  # byte-identical
+    other = job(trained, "generate", {"n": 12, "seed": 6})
+    assert [r.data for r in other.items] != [r.data for r in first.items]
+    model_id = str(trained.outcome.models[0].id)
+    for index, result in enumerate(first.items):
+        text = read_png_text(result.data)
+        assert text["seed"] == "5" and text["index"] == str(index) and text["model"] == model_id
+        assert int(text["latent_seed"]) == (5 << 32) | index == result.meta["latent_seed"]
+        assert 0 <= int(text["digit"]) <= 9 and result.seed == 5
+        assert float(text["temperature"]) == trained.outcome.models[0].config["temperature"]
+    grid = first.results[-1]
+    assert grid.meta["count"] == 12 and read_png_text(grid.data)["model"] == model_id
+
+
+def test_digit_is_a_prefix_of_a_larger_run(trained: Trained) -> None:
+    small = job(trained, "generate", {"n": 3, "seed": 9, "digit": 7, "temperature": 0.5})
+    large = job(trained, "generate", {"n": 30, "seed": 9, "digit": 7, "temperature": 0.5})
+    assert {r.meta["digit"] for r in large.items} == {7}
+    assert {r.meta["temperature"] for r in large.items} == {0.5}
+    assert [r.meta["latent_seed"] for r in small.items] == [r.meta["latent_seed"] for r in large.items[:3]]
+
+
+@pytest.mark.parametrize("bad", [{"n": 0}, {"n": 10_001}, {"digit": 10}, {"temperature": 0}, {"nope": 1}])
+def test_bad_generate_params_are_refused_before_the_job_is_stored(trained: Trained, bad: dict[str, object]) -> None:
+    with pytest.raises(InvalidParams):
+        submit(trained.outcome.settings, "gan", "generate", bad)
+
+
+def test_bundled_default_generates_on_a_fresh_store(tmp_path: Path) -> None:
+    outcome = run_job("gan", "generate", {"n": 4, "seed": 1}, tmp_path)
+    assert outcome.job.status == "succeeded", outcome.job.error
+    assert {r.meta["model"] for r in outcome.items} == {"default"}
+    assert len(outcome.items) == 4 and outcome.results[-1].role == "grid"
+
+
+# -- evaluate ----------------------------------------------------------------------------------
+def test_evaluate_reports_generated_and_real_side_by_side(trained: Trained) -> None:
+    outcome = job(trained, "evaluate", {"data": str(trained.folder), "samples": 64, "reference": 64, "seed": 2})
+    assert outcome.job.status == "succeeded", outcome.job.error
+    summary = outcome.summary
+    for key in ("fid", "confident", "coverage", "real_fid", "real_confident", "real_coverage", "fid_ratio"):
+        assert math.isfinite(summary[key]), key
+    assert summary["samples"] == summary["real_samples"] == summary["reference"] == 64
+    assert summary["real_confident"] >= 0.9 and summary["real_coverage"] >= 0.9  # real digits, known classifier
+    assert summary["reference_accuracy"] >= 0.95
+    assert summary["fid"] > summary["real_fid"]  # two epochs of a tiny GAN are far from real digits
+
+
+def test_evaluate_refuses_a_reference_as_large_as_the_data(trained: Trained) -> None:
+    outcome = job(trained, "evaluate", {"data": str(trained.folder), "reference": DIGITS})
+    assert outcome.job.status == "failed"
+    assert outcome.job.error == "reference 256 leaves none of the 256 digits for the real sample"
+
+
+def test_bundled_default_meets_its_quality_targets_on_500_digits(tmp_path: Path) -> None:
+    folder = SHARED_DATA / "mnist"
+    need((folder / "train-images-idx3-ubyte.gz").is_file(), f"shared MNIST under {folder}")
+    outcome = run_job("gan", "evaluate", {"data": str(folder), "samples": 500, "seed": 0}, tmp_path)
+    assert outcome.job.status == "succeeded", outcome.job.error
+    assert outcome.summary["model"] == "default"
+    assert outcome.summary["confident"] >= 0.9 and outcome.summary["coverage"] >= 0.97
