@@ -118,3 +118,8 @@ def cli(settings: Settings, *args: str, env: dict[str, str] | None = None, timeo
         text=True,
         timeout=timeout,
     )
+
+
+# Session fixtures shared by several modules are defined once, here: a module that imported them
+# would get its own session-long copy (each holding a Redis DB of the five that test runs share).
+from worker_fixtures import pg_url, redis_db  # noqa: E402, F401

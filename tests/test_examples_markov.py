@@ -22,7 +22,7 @@ from aigc.core.artifacts import load_tensors
 from aigc.core.registry import discover
 from aigc.core.testing import run_job
 from conftest import SHARED_DATA, cli, env_for, need
-from worker_fixtures import Cluster, redis_db  # noqa: F401
+from worker_fixtures import Cluster
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "aigc-markov"
 SHAKESPEARE = SHARED_DATA / "tinyshakespeare" / "input.txt"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from worker_fixtures import Cluster, cluster, flushdb, redis_db, wait_until  # noqa: F401
+from worker_fixtures import Cluster, cluster, flushdb, wait_until  # noqa: F401
 
 
 def _aigc(c: Cluster, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ import pytest
 from aigc.core.jobs import cancel_job
 from aigc.core.store import Store
 
-from worker_fixtures import Cluster, redis_db, wait_until  # noqa: F401
+from worker_fixtures import Cluster, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import re
 import signal
 import time
 
-from worker_fixtures import LEASE_S, Cluster, children_of, cluster, redis_db, wait_until  # noqa: F401
+from worker_fixtures import LEASE_S, Cluster, children_of, cluster, wait_until  # noqa: F401
 
 EPOCHS = 8
 

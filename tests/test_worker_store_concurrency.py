@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from worker_fixtures import Cluster, pg_url, redis_db  # noqa: F401 - fixtures
+from worker_fixtures import Cluster
 
 JOBS = 48
 
