@@ -89,6 +89,59 @@ def create(name: str, parent: Path, modality: str, taken: Collection[str] = ()) 
     return target
 
 
+# The generated `__init__.py` around a modality's PARAMS: the imports, then the plugin class.
+PLUGIN_HEAD = '''\
+"""${name}: ${description}.
+
+Importing this module must stay cheap (no torch): `aigc plugins` imports it to list the plugin.
+The job methods import `jobs`, which imports torch, only when a job runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import Field
+
+from aigc.core.plugin import JobParams, Modality, ModelParams, Plugin
+
+if TYPE_CHECKING:
+    from aigc.core.context import JobContext
+'''
+
+PLUGIN_CLASS = '''\
+class ${cls}(Plugin):
+    name = "${name}"
+    modality = Modality.${modality}
+    description = "${description}"
+    contract = ${contract}  # the aigc plugin contract this plugin was written for
+    queue = "cpu"  # "gpu" would send its jobs to GPU workers only; this model is fine on a CPU
+    bundled_model = None  # e.g. "default.safetensors": a file in this package, used until one is trained
+
+    TrainParams: ClassVar[type[JobParams]] = TrainParams
+    GenerateParams: ClassVar[type[JobParams]] = GenerateParams
+    EvaluateParams: ClassVar[type[JobParams]] = EvaluateParams
+
+    def train(self, ctx: JobContext, params: JobParams) -> None:
+        from ${package}.jobs import train
+
+        assert isinstance(params, TrainParams)
+        train(ctx, params)
+
+    def generate(self, ctx: JobContext, params: JobParams) -> None:
+        from ${package}.jobs import generate
+
+        assert isinstance(params, GenerateParams)
+        generate(ctx, params)
+
+    def evaluate(self, ctx: JobContext, params: JobParams) -> None:
+        from ${package}.jobs import evaluate
+
+        assert isinstance(params, EvaluateParams)
+        evaluate(ctx, params)
+'''
+
+
 def render(names: Names, modality: Modality) -> dict[str, str]:
     """Relative path -> file text for the package of `names`."""
     if modality is Modality.image:
@@ -111,7 +164,7 @@ def render(names: Names, modality: Modality) -> dict[str, str]:
     files = {
         "pyproject.toml": PYPROJECT,
         "README.md": README,
-        f"{names.package}/__init__.py": templates.PLUGIN,
+        f"{names.package}/__init__.py": PLUGIN_HEAD + templates.PARAMS + PLUGIN_CLASS,
         f"{names.package}/networks.py": templates.NETWORKS,
         f"{names.package}/jobs.py": templates.JOBS,
         f"tests/test_{names.plugin}.py": templates.TESTS,

@@ -9,24 +9,9 @@ TRAIN_EXAMPLE = "-p corpus=my_text.txt -p steps=500"
 GENERATE_EXAMPLE = '-p prompt="Once upon" -p seed=1'
 EVALUATE_EXAMPLE = "-p corpus=my_text.txt"
 
-PLUGIN = '''\
-"""${name}: ${description}.
-
-Importing this module must stay cheap (no torch): `aigc plugins` imports it to list the plugin.
-The job methods import `jobs`, which imports torch, only when a job runs.
-"""
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, ClassVar
-
-from pydantic import Field
-
-from aigc.core.plugin import JobParams, Modality, ModelParams, Plugin
-
-if TYPE_CHECKING:
-    from aigc.core.context import JobContext
-
+# The params classes of the generated `__init__.py`; `scaffold.render` puts them between the
+# shared imports (PLUGIN_HEAD) and plugin class (PLUGIN_CLASS).
+PARAMS = '''
 HOLDOUT = "the LAST fraction of the corpus that train leaves out and evaluate scores (0: all of it)"
 
 
@@ -55,35 +40,6 @@ class EvaluateParams(ModelParams):
     holdout: float = Field(default=0.1, ge=0, lt=1, description=HOLDOUT)
 
 
-class ${cls}(Plugin):
-    name = "${name}"
-    modality = Modality.text
-    description = "${description}"
-    contract = ${contract}  # the aigc plugin contract this plugin was written for
-    queue = "cpu"  # "gpu" would send its jobs to GPU workers only; this model is fine on a CPU
-    bundled_model = None  # e.g. "default.safetensors": a file in this package, used until one is trained
-
-    TrainParams: ClassVar[type[JobParams]] = TrainParams
-    GenerateParams: ClassVar[type[JobParams]] = GenerateParams
-    EvaluateParams: ClassVar[type[JobParams]] = EvaluateParams
-
-    def train(self, ctx: JobContext, params: JobParams) -> None:
-        from ${package}.jobs import train
-
-        assert isinstance(params, TrainParams)
-        train(ctx, params)
-
-    def generate(self, ctx: JobContext, params: JobParams) -> None:
-        from ${package}.jobs import generate
-
-        assert isinstance(params, GenerateParams)
-        generate(ctx, params)
-
-    def evaluate(self, ctx: JobContext, params: JobParams) -> None:
-        from ${package}.jobs import evaluate
-
-        assert isinstance(params, EvaluateParams)
-        evaluate(ctx, params)
 '''
 
 NETWORKS = '''\
