@@ -11,7 +11,7 @@ from typing import Any
 from aigc.core import models as model_catalog
 from aigc.core.errors import MalformedJobId
 from aigc.core.params import validate_params
-from aigc.core.plugin import JobKind, Plugin
+from aigc.core.plugin import JobKind
 from aigc.core.registry import get_plugin
 from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
 
@@ -56,10 +56,6 @@ def create_job(store: Store, submission: Submission) -> Job:
             max_attempts=store.settings.max_attempts,
             retries=submission.retries,
         )
-
-
-def plugin_for(store: Store, job: Job) -> type[Plugin]:
-    return get_plugin(job.plugin, store.settings.plugin_path)
 
 
 def cancel_job(store: Store, job_id: int) -> JobStatus:

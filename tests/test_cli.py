@@ -140,6 +140,9 @@ BAD_INPUT = [
     (["jobs", "list", "--status", "lost"], 2, "error: unknown status 'lost'; accepted: queued, running, succeeded, failed, cancelled"),
     (["results", "12345", "--out", "x"], 2, "error: no job with id 12345"),
     (["plugins", "show", "nope"], 2, "error: unknown plugin 'nope'"),
+    (["models", "export", "77", "out.safetensors"], 2, "error: no model with id 77; see `aigc models`"),
+    (["models", "export", "default", "out.safetensors"], 2, "error: model 'default' needs --plugin NAME"),
+    (["models", "export", "default", "out", "--plugin", "toy"], 2, "error: plugin 'toy' ships no bundled model"),
 ]
 
 
