@@ -1,16 +1,21 @@
 """The plugin contract: what a generator plugin declares and the three jobs it answers.
 
-A plugin author reads this file and `context.py`, and nothing else of the core. Importing a plugin
-class must stay cheap: import torch/transformers inside the job methods or in a model module, so
-that `aigc plugins` lists every plugin without loading them.
+A plugin author imports everything from `aigc.core.plugin_api` (this contract, the `JobContext`, the
+errors and helpers). Importing a plugin class must stay cheap: name each job's function with `job()`
+(imported when the job runs), or import torch/transformers inside the job methods, so that
+`aigc plugins` lists every plugin without loading them.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import logging
+from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from aigc.core.context import JobContext
@@ -18,6 +23,11 @@ if TYPE_CHECKING:
 # Bumped only when the contract changes incompatibly; a plugin written for another
 # version is listed as broken instead of being half-loaded.
 CONTRACT_VERSION = 1
+
+# Seeds are 32-bit: the range of the `seed` param, so every item's seed can be given back as one.
+SEED_LIMIT = 2**32
+
+log = logging.getLogger("aigc.params")
 
 
 class JobKind(StrEnum):
@@ -31,19 +41,44 @@ class Modality(StrEnum):
     text = "text"
 
 
+def item_seed(seed: int, index: int) -> int:
+    """The seed of item `index` of a job with `seed`: item i of seed s is item 0 of seed s + i.
+
+    It is what `ctx.add_image/add_text(seed=...)` records, so one item can be made again alone.
+    """
+    return (seed + index) % SEED_LIMIT
+
+
 class JobParams(BaseModel):
     """Base of every params model: unknown keys are errors, and every job has a seed and a device."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # Old param names still accepted for one release, {"old": "new"}: each use logs one warning line.
+    deprecated_names: ClassVar[Mapping[str, str]] = {}
 
     seed: int | None = Field(
-        default=None, ge=0, le=2**32 - 1, description="random seed; drawn and recorded when omitted"
+        default=None, ge=0, le=SEED_LIMIT - 1, description="random seed; drawn and recorded when omitted"
     )
     device: str = Field(
         default="auto",
         pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
         description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_deprecated_names(cls, data: Any) -> Any:
+        if not cls.deprecated_names or not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        for old, new in cls.deprecated_names.items():
+            if old not in data:
+                continue
+            if new in data:
+                raise ValueError(f"give {new} only: {old} is its old name")
+            data[new] = data.pop(old)
+            log.warning("warning: param '%s' is renamed '%s'; the old name stops working in the next release", old, new)
+        return data
 
 
 class ModelParams(JobParams):
@@ -56,10 +91,11 @@ class ModelParams(JobParams):
 
 
 class Plugin:
-    """Subclass this, set the class attributes and implement the three jobs.
+    """Subclass this, set the class attributes and give the three jobs.
 
-    Each job method receives a `JobContext` and a validated instance of its params model. It reports
-    through the context (progress, metrics, results, checkpoints, models) and never prints.
+    A job is `job("package.module:function")` (imported when the job runs) or a method
+    `def train(self, ctx, params)`. It receives a `JobContext` and a validated instance of its params
+    model, reports through the context (progress, metrics, results, checkpoints, models) and never prints.
     """
 
     name: ClassVar[str]
@@ -91,3 +127,48 @@ class Plugin:
             JobKind.generate: cls.GenerateParams,
             JobKind.evaluate: cls.EvaluateParams,
         }[JobKind(kind)]
+
+
+class JobFunction:
+    """A plugin's job given as "package.module:function", imported only when the job runs.
+
+    Made by `job()`; as a method of the plugin it checks that the params are an instance of the job's
+    params model, then calls `function(ctx, params)`.
+    """
+
+    def __init__(self, target: str) -> None:
+        module, _, function = target.partition(":")
+        if not module or not function.isidentifier():
+            raise ValueError(f"job {target!r} is not of the form 'package.module:function'")
+        self.target, self.module, self.function = target, module, function
+        self.kind: JobKind | None = None
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        if name not in set(JobKind):
+            raise TypeError(f"{owner.__name__}.{name} = job(...): a job is named train, generate or evaluate")
+        self.kind = JobKind(name)
+
+    def __get__(self, plugin: Plugin | None, owner: type | None = None) -> Any:
+        if plugin is None:
+            return self
+        return functools.partial(self.run, plugin)
+
+    def run(self, plugin: Plugin, ctx: JobContext, params: JobParams) -> None:
+        assert self.kind is not None, "job() is assigned to a plugin class attribute"
+        expected = plugin.params_model(self.kind)
+        if not isinstance(params, expected):
+            raise TypeError(f"{plugin.name} {self.kind} takes {expected.__name__}, not {type(params).__name__}")
+        function: Callable[[JobContext, JobParams], None] = getattr(importlib.import_module(self.module), self.function)
+        function(ctx, params)
+
+    def __repr__(self) -> str:
+        return f"job({self.target!r})"
+
+
+def job(target: str) -> Any:
+    """A job of the plugin class, imported when it runs: `train = job("my_plugin.training:train")`.
+
+    The function is called as `function(ctx, params)`; its module may import torch, the plugin's
+    module need not. (Typed `Any` so that it can stand where `Plugin` declares a method.)
+    """
+    return JobFunction(target)

@@ -141,3 +141,59 @@ def test_submit_helper_refuses_a_plugin_for_another_contract(sqlite_settings, tm
     finally:
         discover.cache_clear()
     assert not (tmp_path / "ran").exists()
+
+
+def test_job_names_a_function_that_is_imported_only_when_the_job_runs(tmp_path, monkeypatch):
+    """`train = job("module:function")`: the plugin's module imports nothing heavy; the job's module is
+    imported at the first call, and the params must be the job's model. Methods (the older style) still work."""
+    from aigc.core.plugin_api import JobParams, Modality, ModelParams, Plugin, job
+
+    class Own(JobParams):
+        n: int = 1
+
+    (tmp_path / "lazy_jobs.py").write_text("CALLS = []\n\ndef train(ctx, params):\n    CALLS.append((ctx, params))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lazy_jobs", raising=False)
+
+    class Lazy(Plugin):
+        name = "lazy"
+        modality = Modality.image
+        TrainParams = Own
+        train = job("lazy_jobs:train")
+
+        def generate(self, ctx, params):  # a method, as plugins written before job() have them
+            self.generated = params
+
+    assert "lazy_jobs" not in sys.modules and repr(Lazy.train) == "job('lazy_jobs:train')"
+    plugin = Lazy()
+    plugin.train("ctx", Own(n=2))
+    assert sys.modules["lazy_jobs"].CALLS == [("ctx", Own(n=2))]
+    try:
+        plugin.train("ctx", JobParams())
+    except TypeError as exc:
+        assert str(exc) == "lazy train takes Own, not JobParams"
+    else:
+        raise AssertionError("job() ran with params of another model")
+    plugin.generate("ctx", ModelParams())
+    assert plugin.generated == ModelParams()
+
+
+def test_job_refuses_a_malformed_target_or_a_name_that_is_no_job():
+    from aigc.core.plugin_api import Modality, Plugin, job
+
+    for target in ("lazy_jobs", "lazy_jobs:", ":train", "lazy_jobs:not a name"):
+        try:
+            job(target)
+        except ValueError as exc:
+            assert str(exc) == f"job {target!r} is not of the form 'package.module:function'"
+        else:
+            raise AssertionError(f"job({target!r}) was accepted")
+    try:
+        class Misnamed(Plugin):
+            name = "misnamed"
+            modality = Modality.image
+            fit = job("lazy_jobs:train")
+    except (TypeError, RuntimeError) as exc:  # Python < 3.12 wraps errors of __set_name__ in a RuntimeError
+        assert "a job is named train, generate or evaluate" in str(exc.__cause__ or exc)
+    else:
+        raise AssertionError("job() was accepted under a name that is no job")

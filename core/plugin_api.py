@@ -1,0 +1,109 @@
+"""The plugin API: everything a plugin may use from aigc, in one module.
+
+    from aigc.core.plugin_api import JobContext, JobParams, Modality, ModelParams, Plugin, UsageError, job
+
+What is not exported here may change without notice. Importing this module is cheap (no torch,
+numpy or Pillow), so a plugin's `__init__` may import it: the image and testing helpers are
+imported when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from aigc.core.artifacts import load_tensors
+from aigc.core.context import JobContext, LoadedModel, Progress
+from aigc.core.errors import InvalidParams, JobCancelled, UsageError
+from aigc.core.plugin import (
+    CONTRACT_VERSION,
+    SEED_LIMIT,
+    JobKind,
+    JobParams,
+    Modality,
+    ModelParams,
+    Plugin,
+    item_seed,
+    job,
+)
+
+if TYPE_CHECKING:
+    from aigc.core.images import contact_sheet, encode_grey_png, encode_png, read_png_text
+    from aigc.core.testing import JobOutcome, outcome_of, run_job, submit, temporary_settings
+
+
+def dataset_dir(name: str) -> Path:
+    """The folder where a plugin keeps data set `name` (downloaded once, then read from there):
+    `$AIGC_DATA_DIR/<name>`, AIGC_DATA_DIR defaulting to `<aigc data home>/data`. Not created here."""
+    from aigc.core.config import data_home
+
+    root = os.environ.get("AIGC_DATA_DIR")
+    return (Path(root).expanduser() if root else data_home() / "data") / name
+
+
+# Imported on first use: numpy and Pillow (images), the store and runner (testing).
+_LAZY = {
+    "encode_png": "aigc.core.images",
+    "encode_grey_png": "aigc.core.images",
+    "read_png_text": "aigc.core.images",
+    "contact_sheet": "aigc.core.images",
+    "run_job": "aigc.core.testing",
+    "JobOutcome": "aigc.core.testing",
+    "submit": "aigc.core.testing",
+    "outcome_of": "aigc.core.testing",
+    "temporary_settings": "aigc.core.testing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    # the contract
+    "CONTRACT_VERSION",
+    "Field",
+    "JobKind",
+    "JobParams",
+    "Modality",
+    "ModelParams",
+    "Plugin",
+    "job",
+    # what a job is handed
+    "JobContext",
+    "LoadedModel",
+    "Progress",
+    # errors a job raises or lets through
+    "InvalidParams",
+    "JobCancelled",
+    "UsageError",
+    # seeds, data, models
+    "SEED_LIMIT",
+    "dataset_dir",
+    "item_seed",
+    "load_tensors",
+    # images
+    "contact_sheet",
+    "encode_grey_png",
+    "encode_png",
+    "read_png_text",
+    # testing a plugin
+    "JobOutcome",
+    "outcome_of",
+    "run_job",
+    "submit",
+    "temporary_settings",
+]
