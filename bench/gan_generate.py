@@ -44,16 +44,24 @@ def end_to_end(n: int, seed: int) -> float:
 
 def phases(n: int, seed: int) -> dict[str, float]:
     """Seconds spent drawing latents, in the generator, and encoding PNGs, for the bundled model."""
-    from aigc.core.context import LoadedModel
-    from aigc.core.models import _bundled_config
+    import json
+
+    import torch
+
+    from aigc.core.plugin_api import encode_grey_png, load_tensors
     from aigc.plugins.gan import GanPlugin
     from aigc.plugins.gan.generation import BATCH, one_cpu_thread
-    from aigc.plugins.gan.png import encode_grey_png
-    from aigc.plugins.gan.sampling import draw_latents, load_generator, render
+    from aigc.plugins.gan.networks import GanConfig, Generator
+    from aigc.plugins.gan.sampling import draw_latents, render
 
+    # The bundled file read as `gan.networks.load_model` reads a model (its config is in the metadata).
     path = Path(sys.modules[GanPlugin.__module__].__file__ or "").parent / "default.safetensors"
-    model = LoadedModel("default", path, "safetensors", "", _bundled_config(path), bundled=True)
-    generator, config, prior = load_generator(model, "cpu")
+    tensors, metadata = load_tensors(path)
+    values = json.loads(metadata["config"])
+    config, prior = GanConfig.from_dict(values), values.get("digit_prior")
+    generator = Generator(config)
+    generator.load_state_dict(tensors)
+    generator = generator.to("cpu", memory_format=torch.channels_last).eval()
     times = {"latents": 0.0, "generator": 0.0, "png": 0.0}
     for start in range(0, n, BATCH):
         t0 = time.perf_counter()
@@ -63,8 +71,8 @@ def phases(n: int, seed: int) -> dict[str, float]:
             pixels = render(generator, latents, "cpu")
         t2 = time.perf_counter()
         for offset, image in enumerate(pixels):
-            meta = {"plugin": "gan", "model": "default", "seed": seed, "index": start + offset}
-            meta |= {"latent_seed": latents.seeds[offset], "temperature": 1.0, "digit": int(latents.digits[offset])}
+            meta = {"plugin": "gan", "model": "default", "temperature": 1.0, "seed": latents.seeds[offset]}
+            meta |= {"index": start + offset, "digit": int(latents.digits[offset])}
             encode_grey_png(image, meta)
         t3 = time.perf_counter()
         times["latents"] += t1 - t0

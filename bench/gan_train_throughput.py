@@ -3,7 +3,7 @@
 Runs them alternately (bare, job, bare, job, ...) in one process on the same digits, so a busy
 machine slows both alike, and prints each run and the ratio of the best of each. The job is timed
 end to end around `run_job` (store set-up, data loading, per-epoch sample grid and checkpoint,
-the final model), with `calibrate=false`; its own in-loop figure (the `images_per_s` metric) is
+the final model), with `calibrate=false`; its own in-loop figure (the `train/images_per_s` metric) is
 printed beside it. The temperature calibration that ends a default train job is a fixed cost,
 independent of the number of epochs: one more job with it on measures it separately.
 
@@ -65,7 +65,7 @@ def plugin_job(params: dict[str, object], images: int) -> tuple[float, float]:
         outcome = run_job("gan", "train", params, scratch)
         wall = time.perf_counter() - started
     assert outcome.job.status == "succeeded", outcome.job.error
-    in_loop = statistics.mean(v for k, _, v in outcome.metrics if k == "images_per_s")
+    in_loop = statistics.mean(v for k, _, v in outcome.metrics if k == "train/images_per_s")
     return images / wall, in_loop
 
 

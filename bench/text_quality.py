@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    params: dict[str, object] = {"text": args.text, "split": "validation", "model": args.model, "device": "cpu"}
+    params: dict[str, object] = {"corpus": args.text, "split": "validation", "model": args.model, "device": "cpu"}
     if args.stride:
         params["stride"] = args.stride
     start = time.perf_counter()

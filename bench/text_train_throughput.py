@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from aigc.core.testing import run_job
 from aigc.plugins.text import networks
 from aigc.plugins.text import tokenizer as tokenizers
-from aigc.plugins.text.corpus import Batches, encode, read_corpus, split_tail
+from aigc.plugins.text.data import Batches, encode, read_corpus, split_tail
 from aigc.plugins.text.params import TrainParams
 from aigc.plugins.text.training import lr_at, make_optimizer
 
@@ -86,7 +86,7 @@ def main() -> None:
         "checkpoint_every": args.steps + 1, "warmup_steps": 10, "seed": 0, "device": "cpu",
     }
     p = TrainParams(**params)
-    train_text = split_tail(read_corpus(args.corpus, tokenizers.EOS), p.val_fraction)[0]
+    train_text = split_tail(read_corpus(args.corpus, tokenizers.EOS), p.holdout)[0]
     tokenizer = tokenizers.char_tokenizer(train_text)
     tokens = encode(tokenizer, train_text)
 

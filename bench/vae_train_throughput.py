@@ -24,7 +24,7 @@ import torch
 
 from aigc.core.testing import run_job
 from aigc.plugins.datasets.mnist import load_mnist, split
-from aigc.plugins.vae.digits import to_tensor
+from aigc.plugins.vae.data import to_tensor
 from aigc.plugins.vae.networks import VAE, VaeConfig, loss_terms
 from aigc.plugins.vae.training import jitter
 

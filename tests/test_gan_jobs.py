@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SHARED_DATA, need
+from PIL import Image
 
 from aigc.core.errors import InvalidParams
 from aigc.core.images import read_png_text
@@ -53,6 +55,11 @@ def job(trained: Trained, kind: str, params: dict[str, object]) -> JobOutcome:
     return run_job("gan", kind, params, settings=trained.outcome.settings)
 
 
+def pixels(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image)
+
+
 def model_tensors(outcome: JobOutcome) -> dict[str, object]:
     from aigc.core.artifacts import load_tensors
 
@@ -64,9 +71,12 @@ def model_tensors(outcome: JobOutcome) -> dict[str, object]:
 def test_train_reports_losses_grids_checkpoints_and_a_model(trained: Trained) -> None:
     outcome = trained.outcome
     keys = {key for key, _, _ in outcome.metrics}
-    assert {"loss_d", "loss_g", "epoch_loss_d", "epoch_d_real", "epoch_d_fake", "images_per_s"} <= keys
-    steps = [step for key, step, _ in outcome.metrics if key == "loss_d"]
+    epoch_keys = {"train/epoch_loss_d", "train/epoch_loss_g", "train/epoch_d_real", "train/epoch_d_fake"}
+    assert {"train/loss_d", "train/loss_g", "train/images_per_s", *epoch_keys} <= keys
+    steps = [step for key, step, _ in outcome.metrics if key == "train/loss_d"]
     assert steps == list(range(1, EPOCHS * STEPS_PER_EPOCH + 1))
+    # Every curve's step is the optimiser steps done, so the per-epoch means sit at the epoch ends.
+    assert [step for key, step, _ in outcome.metrics if key == "train/epoch_loss_d"] == [STEPS_PER_EPOCH, 2 * STEPS_PER_EPOCH]
     assert all(math.isfinite(v) for _, _, v in outcome.metrics)
     samples = [r for r in outcome.results if r.role == "sample"]
     assert [r.meta["epoch"] for r in samples] == [1, 2]
@@ -77,9 +87,9 @@ def test_train_reports_losses_grids_checkpoints_and_a_model(trained: Trained) ->
     assert model.config["train_digits"] == DIGITS - HOLDOUT
     assert sum(model.config["digit_prior"]) == pytest.approx(1.0, abs=1e-5)
     assert outcome.summary["train_digits"] == DIGITS - HOLDOUT
-    assert {"loss_d", "loss_g", "images_per_s", "temperature", "train_fid"} <= set(model.metrics)
+    assert {"train_loss_d", "train_loss_g", "train_images_per_s", "temperature", "train_fid"} <= set(model.metrics)
     # The sampling temperature is calibrated against the training digits and stored with the model.
-    calibration = {step: value for key, step, value in outcome.metrics if key == "calibration_fid"}
+    calibration = {step: value for key, step, value in outcome.metrics if key == "calibration/fid"}
     assert sorted(calibration) == [80, 90, 100, 110, 120, 130, 140]
     assert model.config["temperature"] * 100 == pytest.approx(min(calibration, key=calibration.__getitem__))
 
@@ -127,7 +137,7 @@ def test_holdout_that_leaves_nothing_is_one_line(trained: Trained) -> None:
 
 
 # -- generate ----------------------------------------------------------------------------------
-def test_generate_is_reproducible_with_provenance_in_every_png(trained: Trained) -> None:
+def test_generate_is_reproducible_with_each_digits_seed_in_its_png(trained: Trained) -> None:
     first = job(trained, "generate", {"n": 12, "seed": 5})
     again = job(trained, "generate", {"n": 12, "seed": 5})
     assert first.job.status == "succeeded", first.job.error
@@ -138,12 +148,16 @@ def test_generate_is_reproducible_with_provenance_in_every_png(trained: Trained)
     model_id = str(trained.outcome.models[0].id)
     for index, result in enumerate(first.items):
         text = read_png_text(result.data)
-        assert text["seed"] == "5" and text["index"] == str(index) and text["model"] == model_id
-        assert int(text["latent_seed"]) == (5 << 32) | index == result.meta["latent_seed"]
-        assert 0 <= int(text["digit"]) <= 9 and result.seed == 5
+        assert int(text["seed"]) == 5 + index == result.seed == result.meta["seed"]
+        assert text["index"] == str(index) and text["model"] == model_id
+        assert 0 <= int(text["digit"]) <= 9
         assert float(text["temperature"]) == trained.outcome.models[0].config["temperature"]
     grid = first.results[-1]
     assert grid.meta["count"] == 12 and read_png_text(grid.data)["model"] == model_id
+    assert grid.seed == 5  # a grid's seed is the job's
+    alone = job(trained, "generate", {"n": 1, "seed": first.items[7].seed})  # digit 7, drawn again alone
+    assert pixels(alone.items[0].data).tobytes() == pixels(first.items[7].data).tobytes()
+    assert alone.items[0].meta["digit"] == first.items[7].meta["digit"]
 
 
 def test_digit_is_a_prefix_of_a_larger_run(trained: Trained) -> None:
@@ -151,7 +165,7 @@ def test_digit_is_a_prefix_of_a_larger_run(trained: Trained) -> None:
     large = job(trained, "generate", {"n": 30, "seed": 9, "digit": 7, "temperature": 0.5})
     assert {r.meta["digit"] for r in large.items} == {7}
     assert {r.meta["temperature"] for r in large.items} == {0.5}
-    assert [r.meta["latent_seed"] for r in small.items] == [r.meta["latent_seed"] for r in large.items[:3]]
+    assert [r.data for r in small.items] == [r.data for r in large.items[:3]]
 
 
 @pytest.mark.parametrize("bad", [{"n": 0}, {"n": 10_001}, {"digit": 10}, {"temperature": 0}, {"nope": 1}])
@@ -169,7 +183,7 @@ def test_bundled_default_generates_on_a_fresh_store(tmp_path: Path) -> None:
 
 # -- evaluate ----------------------------------------------------------------------------------
 def test_evaluate_reports_generated_and_real_side_by_side(trained: Trained) -> None:
-    outcome = job(trained, "evaluate", {"data": str(trained.folder), "samples": 64, "reference": 64, "seed": 2})
+    outcome = job(trained, "evaluate", {"data": str(trained.folder), "samples": 64, "holdout": 64, "seed": 2})
     assert outcome.job.status == "succeeded", outcome.job.error
     summary = outcome.summary
     for key in ("fid", "confident", "coverage", "real_fid", "real_confident", "real_coverage", "fid_ratio"):
@@ -180,10 +194,24 @@ def test_evaluate_reports_generated_and_real_side_by_side(trained: Trained) -> N
     assert summary["fid"] > summary["real_fid"]  # two epochs of a tiny GAN are far from real digits
 
 
-def test_evaluate_refuses_a_reference_as_large_as_the_data(trained: Trained) -> None:
-    outcome = job(trained, "evaluate", {"data": str(trained.folder), "reference": DIGITS})
+def test_evaluate_refuses_a_holdout_as_large_as_the_data(trained: Trained) -> None:
+    outcome = job(trained, "evaluate", {"data": str(trained.folder), "holdout": DIGITS})
     assert outcome.job.status == "failed"
-    assert outcome.job.error == "reference 256 leaves none of the 256 digits for the real sample"
+    assert outcome.job.error == "holdout 256 leaves none of the 256 digits for the real sample"
+
+
+def test_evaluate_still_takes_the_old_name_reference_with_a_warning(
+    trained: Trained, caplog: pytest.LogCaptureFixture
+) -> None:
+    outcome = job(trained, "evaluate", {"data": str(trained.folder), "samples": 16, "reference": 32, "seed": 2})
+    assert outcome.job.status == "succeeded", outcome.job.error
+    assert outcome.job.params["holdout"] == 32 and "reference" not in outcome.job.params  # stored by its new name
+    assert outcome.summary["reference"] == 32
+    assert [r.getMessage() for r in caplog.records if r.name == "aigc.params"] == [
+        "warning: param 'reference' is renamed 'holdout'; the old name stops working in the next release"
+    ]
+    with pytest.raises(InvalidParams, match="give holdout only: reference is its old name"):
+        submit(trained.outcome.settings, "gan", "evaluate", {"reference": 32, "holdout": 32})
 
 
 def test_bundled_default_meets_its_quality_targets_on_500_digits(tmp_path: Path) -> None:

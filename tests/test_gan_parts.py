@@ -9,13 +9,12 @@ import pytest
 from conftest import SHARED_DATA, need
 from PIL import Image
 
-from aigc.core.images import read_png_text
-
+from aigc.core.images import encode_grey_png, read_png_text
+from aigc.core.plugin_api import item_seed
 from aigc.plugins.gan.classifier import CHECKPOINT, load_classifier, score
 from aigc.plugins.gan.evaluation import class_coverage, confident_share, frechet_distance
 from aigc.plugins.gan.networks import GanConfig
-from aigc.plugins.gan.png import encode_grey_png
-from aigc.plugins.gan.sampling import draw_latents, latent_seed
+from aigc.plugins.gan.sampling import draw_latents
 
 CONFIG = GanConfig(latent_size=16)
 
@@ -25,10 +24,13 @@ def test_each_digit_has_its_own_latent_whatever_the_batch() -> None:
     tail = draw_latents(7, range(6, 10), CONFIG)
     np.testing.assert_array_equal(whole.z[6:], tail.z)
     np.testing.assert_array_equal(whole.digits[6:], tail.digits)
-    assert whole.seeds[3] == latent_seed(7, 3) == (7 << 32) | 3
+    assert whole.seeds[3] == item_seed(7, 3) == 10
     again = np.random.Generator(np.random.Philox(key=whole.seeds[3])).standard_normal(16, dtype=np.float32)
     np.testing.assert_array_equal(whole.z[3], again)  # one digit's latent, redrawn from its PNG's seed
-    assert not np.array_equal(draw_latents(8, range(10), CONFIG).z, whole.z)
+    alone = draw_latents(10, range(1), CONFIG)  # digit 3 of seed 7 is digit 0 of seed 10
+    np.testing.assert_array_equal(alone.z[0], whole.z[3])
+    np.testing.assert_array_equal(alone.digits[0], whole.digits[3])
+    np.testing.assert_array_equal(draw_latents(8, range(9), CONFIG).z, whole.z[1:])  # seed 8 is seed 7 shifted by one
 
 
 def test_truncation_temperature_digit_and_prior() -> None:

@@ -179,7 +179,7 @@ def test_prompts_file_gives_each_line_its_sequences(trained: Trained, tmp_path: 
 
 # -- evaluate ----------------------------------------------------------------------------------
 def test_evaluate_scores_nats_and_bits_per_character(trained: Trained) -> None:
-    outcome = job(trained, "evaluate", {"text": str(trained.corpus), "split": "validation"})
+    outcome = job(trained, "evaluate", {"corpus": str(trained.corpus), "split": "validation"})
     assert outcome.job.status == "succeeded", outcome.job.error
     s = outcome.summary
     tail = trained.corpus.read_text(encoding="utf-8")
@@ -243,3 +243,19 @@ def test_cli_generates_with_the_bundled_model_offline(tmp_path: Path) -> None:
                "-p", "max_new_tokens=40", "-p", "seed=1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ROMEO:" in done.stdout
+
+
+def test_cli_takes_the_old_param_names_with_one_warning_line_each(tmp_path: Path) -> None:
+    from conftest import cli
+
+    text = write_corpus(tmp_path / "held-out.txt", lines=20)
+    settings = temporary_settings(tmp_path / "store")
+    done = cli(settings, "submit", "evaluate", "--plugin", "text", "-p", f"text={text}", "-p", "split=validation",
+               "-p", "val_fraction=0.5", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: param 'text' is renamed 'corpus'; the old name stops working in the next release",
+        "warning: param 'val_fraction' is renamed 'holdout'; the old name stops working in the next release",
+    ]
+    assert json.loads(done.stdout)["summary"]["chars"] == int(len(text.read_text()) * 0.5)

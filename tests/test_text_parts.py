@@ -118,4 +118,17 @@ def test_params_reject_inconsistent_values() -> None:
         GenerateParams(prompt="a", stop=[""])
     assert GenerateParams(prompt="a", stop="\n").stop == ["\n"]  # one stop string from `-p stop=...`
     with pytest.raises(ValidationError):
-        EvaluateParams(text="t", split="test")
+        EvaluateParams(corpus="t", split="test")
+
+
+def test_old_param_names_still_work_for_one_release_with_one_warning_line(caplog: pytest.LogCaptureFixture) -> None:
+    old = EvaluateParams.model_validate({"text": "t.txt", "split": "validation", "val_fraction": 0.2})
+    assert old == EvaluateParams(corpus="t.txt", split="validation", holdout=0.2)
+    assert TrainParams.model_validate({"corpus": "c.txt", "val_fraction": 0.2}).holdout == 0.2
+    renamed = "warning: param '{}' is renamed '{}'; the old name stops working in the next release"
+    assert [r.getMessage() for r in caplog.records if r.name == "aigc.params"] == [
+        renamed.format("text", "corpus"), renamed.format("val_fraction", "holdout"), renamed.format("val_fraction", "holdout")
+    ]
+    with pytest.raises(ValidationError, match="give corpus only: text is its old name"):
+        EvaluateParams.model_validate({"text": "a.txt", "corpus": "b.txt"})
+    assert "text" not in EvaluateParams.model_json_schema()["properties"]  # the old names are not advertised

@@ -70,8 +70,8 @@ def model_tensors(outcome: JobOutcome) -> dict[str, object]:
 def test_train_reports_curves_grids_and_a_model(trained: Trained) -> None:
     outcome = trained.outcome
     keys = {key for key, _, _ in outcome.metrics}
-    assert {"train/loss", "train/bce", "train/kl", "epoch/train_loss", "heldout/neg_elbo"} <= keys
-    heldout = [value for key, _, value in outcome.metrics if key == "heldout/neg_elbo"]
+    assert {"train/loss", "train/bce", "train/kl", "train/epoch_loss", "val/neg_elbo"} <= keys
+    heldout = [value for key, _, value in outcome.metrics if key == "val/neg_elbo"]
     assert len(heldout) == EPOCHS and all(math.isfinite(v) for v in heldout)
     samples = [r for r in outcome.results if r.role == "sample"]
     assert [(r.meta["epoch"], r.meta["content"]) for r in samples] == [
@@ -81,7 +81,7 @@ def test_train_reports_curves_grids_and_a_model(trained: Trained) -> None:
     (model,) = outcome.models
     assert model.config["latent_size"] == 4 and model.config["holdout"] == HOLDOUT
     assert outcome.summary["digits_trained"] == DIGITS - HOLDOUT
-    assert model.metrics["heldout_neg_elbo"] == pytest.approx(heldout[-1])
+    assert model.metrics["val_neg_elbo"] == pytest.approx(heldout[-1])
 
 
 def test_interrupted_training_resumes_to_the_same_model(trained: Trained, tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_interrupted_training_resumes_to_the_same_model(trained: Trained, tmp_pa
 def test_held_out_digits_are_scored_every_few_epochs_and_after_the_last(trained: Trained) -> None:
     params = {**TINY, "epochs": 3, "score_every": 2, "data": str(trained.idx)}
     outcome = job(trained, "train", params)
-    scored_at = [step for key, step, _ in outcome.metrics if key == "heldout/neg_elbo"]
+    scored_at = [step for key, step, _ in outcome.metrics if key == "val/neg_elbo"]
     assert scored_at == [2 * STEPS_PER_EPOCH, 3 * STEPS_PER_EPOCH]
 
 
@@ -127,6 +127,7 @@ def test_sample_is_reproducible_and_each_digit_has_its_seed(trained: Trained) ->
     assert [r.data for r in first.results] == [r.data for r in again.results]
     assert [r.role for r in first.results] == ["item"] * 6 + ["grid"]
     assert [r.seed for r in first.items] == [5, 6, 7, 8, 9, 10]
+    assert first.results[-1].seed == 5  # the grid's seed is the job's
     assert json.loads(read_png_text(first.items[2].data)["seed"]) == 7
     alone = job(trained, "generate", {"mode": "sample", "n": 1, "seed": 7})
     assert _pixels(alone.items[0].data) == _pixels(first.items[2].data)  # the same digit, drawn alone
@@ -136,6 +137,7 @@ def test_reconstruct_an_index_range(trained: Trained) -> None:
     outcome = job(trained, "generate", {"mode": "reconstruct", "data": str(trained.idx), "start": 250, "n": 6})
     assert outcome.job.status == "succeeded", outcome.job.error
     assert [r.meta["index"] for r in outcome.items] == list(range(250, 256))
+    assert {r.seed for r in outcome.items} == {None}  # a reconstruction draws nothing at random
     (grid,) = [r for r in outcome.results if r.role == "grid"]
     assert read_png_text(grid.data)["layout"] == "digits over reconstructions"
 
@@ -208,7 +210,7 @@ def test_evaluate_scores_the_held_out_digits_in_nats(trained: Trained) -> None:
     assert summary["digits"] == HOLDOUT and summary["first_index"] == DIGITS - HOLDOUT
     assert summary["neg_elbo"] == pytest.approx(summary["bce"] + summary["kl"])
     assert 0 < summary["iw_nll"] < summary["neg_elbo"]  # the 20-sample bound is the tighter one
-    heldout = [value for key, _, value in trained.outcome.metrics if key == "heldout/neg_elbo"]
+    heldout = [value for key, _, value in trained.outcome.metrics if key == "val/neg_elbo"]
     assert summary["neg_elbo"] == pytest.approx(heldout[-1], rel=0.05)  # what train reported for them
 
 

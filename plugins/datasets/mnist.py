@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import UsageError, dataset_dir
 
 # IDX type codes (third byte of the magic number) to big-endian numpy dtypes.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -194,10 +194,7 @@ def split(data: MnistData, holdout: int) -> tuple[MnistData, MnistData]:
 # -- the cache and the download ------------------------------------------------------------------
 def cache_dir() -> Path:
     """`$AIGC_DATA_DIR/mnist`; AIGC_DATA_DIR defaults to `<aigc data home>/data`."""
-    from aigc.core.config import data_home
-
-    root = os.environ.get("AIGC_DATA_DIR")
-    return (Path(root).expanduser() if root else data_home() / "data") / "mnist"
+    return dataset_dir("mnist")
 
 
 def mirrors() -> list[str]:

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from aigc.core.plugin_api import UsageError, load_tensors
+
 CHECKPOINT = Path(__file__).with_name("classifier.safetensors")
 FEATURES = 128
 MEAN, STD = 0.1307, 0.3081  # MNIST pixel statistics on a 0..1 scale
@@ -48,9 +50,6 @@ class Classifier(nn.Module):
 
 def load_classifier(device: str, path: Path = CHECKPOINT) -> tuple[Classifier, dict[str, str]]:
     """The shipped classifier in eval mode, and its metadata (held-out accuracy, split)."""
-    from aigc.core.artifacts import load_tensors
-    from aigc.core.errors import UsageError
-
     if not path.is_file():
         raise UsageError(f"{path}: the gan plugin's classifier checkpoint is missing; reinstall aigc")
     tensors, metadata = load_tensors(path)

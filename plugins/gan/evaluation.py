@@ -1,6 +1,6 @@
 """The evaluate job: FID, confident share and class coverage of generated digits, real digits beside them.
 
-The data's last `reference` digits are the reference set. `samples` generated digits and, as the
+The data's last `holdout` digits (those a train job holds out) are the reference set. `samples` generated digits and, as the
 yardstick, `samples` real digits drawn from the rest of the data are each scored against it; the
 real row says what "as good as real" means at this sample size (FID has a small-sample floor).
 """
@@ -11,13 +11,13 @@ import math
 
 import numpy as np
 
-from aigc.core.context import JobContext
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import JobContext, UsageError
 from aigc.plugins.datasets.mnist import load_mnist, split
 from aigc.plugins.gan.classifier import load_classifier, score
 from aigc.plugins.gan.generation import BATCH
+from aigc.plugins.gan.networks import load_model
 from aigc.plugins.gan.params import EvaluateParams
-from aigc.plugins.gan.sampling import draw_latents, load_generator, model_temperature, render
+from aigc.plugins.gan.sampling import digit_prior, draw_latents, model_temperature, render
 
 CONFIDENT = 0.9
 
@@ -48,14 +48,14 @@ def class_coverage(probs: np.ndarray) -> float:
 
 def evaluate(ctx: JobContext, params: EvaluateParams) -> None:
     data = load_mnist(params.data)
-    if params.reference >= len(data):
-        raise UsageError(f"reference {params.reference} leaves none of the {len(data)} digits for the real sample")
-    rest, reference = split(data, params.reference)
+    if params.holdout >= len(data):
+        raise UsageError(f"holdout {params.holdout} leaves none of the {len(data)} digits for the real sample")
+    rest, reference = split(data, params.holdout)
     rng = np.random.default_rng(ctx.seed)
     real = rest.images[np.sort(rng.choice(len(rest), min(params.samples, len(rest)), replace=False))]
 
-    model = ctx.load_model(params.model)
-    generator, config, prior = load_generator(model, ctx.device)
+    generator, model = load_model(ctx, params.model)
+    config, prior = generator.config, digit_prior(model)
     classifier, classifier_meta = load_classifier(ctx.device)
     temperature = model_temperature(model, params.temperature)
     batches, digits = [], []

@@ -8,12 +8,10 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from aigc.core.context import JobContext
-from aigc.core.errors import UsageError
-from aigc.core.images import contact_sheet, encode_png
-from aigc.plugins.gan.png import encode_grey_png
+from aigc.core.plugin_api import JobContext, UsageError, contact_sheet, encode_grey_png, encode_png
+from aigc.plugins.gan.networks import load_model
 from aigc.plugins.gan.params import GenerateParams
-from aigc.plugins.gan.sampling import draw_latents, load_generator, model_temperature, render
+from aigc.plugins.gan.sampling import digit_prior, draw_latents, model_temperature, render
 
 BATCH = 500  # digits per generator forward: large enough to be fast, small enough for any GPU
 GRID_MAX = 256  # the contact sheet shows the first 256 digits (16 x 16)
@@ -35,12 +33,13 @@ def one_cpu_thread(device: str) -> Iterator[None]:
 
 
 def generate(ctx: JobContext, params: GenerateParams) -> None:
-    model = ctx.load_model(params.model)
-    generator, config, prior = load_generator(model, ctx.device)
+    generator, model = load_model(ctx, params.model)
+    config = generator.config
     if params.digit is not None and not config.num_classes:
         raise UsageError(f"model {model.id} is unconditional: it cannot be asked for digit {params.digit}")
     temperature = model_temperature(model, params.temperature)
-    common = {"plugin": "gan", "model": model.id, "seed": ctx.seed, "temperature": temperature}
+    prior = digit_prior(model)
+    common = {"plugin": "gan", "model": model.id, "temperature": temperature}
     if params.truncation is not None:
         common["truncation"] = params.truncation
     shown: list[np.ndarray] = []
@@ -57,10 +56,11 @@ def generate(ctx: JobContext, params: GenerateParams) -> None:
         with one_cpu_thread(ctx.device):
             pixels = render(generator, latents, ctx.device)
         for offset, image in enumerate(pixels):
-            meta = {**common, "index": start + offset, "latent_seed": latents.seeds[offset]}
+            seed = latents.seeds[offset]
+            meta = {**common, "seed": seed, "index": start + offset}
             if config.num_classes:
                 meta["digit"] = int(latents.digits[offset])
-            ctx.add_image(encode_grey_png(image, meta), seed=ctx.seed, role="item", metadata=meta)
+            ctx.add_image(encode_grey_png(image, meta), seed=seed, role="item", metadata=meta)
         if len(shown) * BATCH < GRID_MAX:
             shown.append(pixels)
         ctx.progress(start + len(pixels), params.n)

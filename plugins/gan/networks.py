@@ -1,4 +1,5 @@
-"""The DCGAN for 28x28 digits, in one file: config, generator, discriminator, weight init.
+"""The DCGAN for 28x28 digits, in one file: config, generator, discriminator, weight init,
+and loading a saved generator.
 
 Follows Radford et al. (2015) scaled down to MNIST: transposed convolutions with batch norm and
 ReLU in the generator ending in tanh (pixels live in [-1, 1]), strided convolutions with leaky
@@ -19,6 +20,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, load_tensors
 
 IMAGE_SIZE = 28
 
@@ -104,3 +107,20 @@ def build(config: GanConfig) -> tuple[Generator, Discriminator]:
     generator.apply(init_weights)
     discriminator.apply(init_weights)
     return generator, discriminator
+
+
+def load_model(ctx: JobContext, ref: str | None) -> tuple[Generator, LoadedModel]:
+    """The generator of model `ref` (None: the job's default model) in eval mode on the job's device,
+    with what the store records about it (its config holds the temperature and digit frequencies)."""
+    model = ctx.load_model(ref)
+    if model.format != "safetensors":
+        raise UsageError(f"model {model.id} is a {model.format} folder; the gan plugin reads safetensors files")
+    tensors, _ = load_tensors(model.path)
+    config = GanConfig.from_dict(dict(model.config))
+    generator = Generator(config)
+    try:
+        generator.load_state_dict(tensors)
+    except RuntimeError as exc:
+        raise UsageError(f"model {model.id} is not a gan generator of config {config}: {exc}") from None
+    # channels-last: the transposed convolutions run about twice as fast on CPU in that layout.
+    return generator.to(ctx.device, memory_format=torch.channels_last).eval(), model

@@ -5,9 +5,7 @@ No torch here: `aigc plugins show gan` prints these without loading any model co
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from aigc.core.plugin import JobParams, ModelParams
+from aigc.core.plugin_api import Field, JobParams, ModelParams
 
 DATA_HELP = "MNIST folder or images IDX file (.gz or raw); default: the cache, downloaded when missing"
 
@@ -48,10 +46,12 @@ class GenerateParams(ModelParams):
 
 
 class EvaluateParams(ModelParams):
+    deprecated_names = {"reference": "holdout"}
+
     data: str | None = Field(None, description="real digits: " + DATA_HELP)
     samples: int = Field(2000, ge=10, le=50_000, description="generated digits scored, and real digits beside them")
-    reference: int = Field(
-        2000, ge=10, le=50_000, description="the last N digits of data are the reference set both are compared to"
+    holdout: int = Field(
+        2000, ge=10, le=50_000, description="the last N digits of data (held out by train) are the reference set"
     )
     temperature: float | None = Field(
         None, gt=0, le=2, description="latent scale of the generated digits; default: the model's calibrated one"

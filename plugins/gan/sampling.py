@@ -1,8 +1,8 @@
-"""Latents, loading a saved generator, and turning its output into pixels.
+"""Latents from seeds, the sampling settings a model carries, and latents through a generator to pixels.
 
-Every digit has its own latent seed, `(job seed << 32) | index`, which keys a counter-based
-Philox stream: digit i of a job gets the same latent whatever n is, and anyone can redraw one digit's
-latent from the seed written in its PNG.
+Digit i of a job with seed s has its own seed, `item_seed(s, i)` = s + i, which keys a counter-based
+Philox stream: digit i of a job gets the same latent whatever n is, and `-p seed=s+i -p n=1` (or
+`np.random.Generator(np.random.Philox(key=seed))` with the seed written in its PNG) draws it again alone.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from aigc.core.artifacts import load_tensors
-from aigc.core.context import LoadedModel
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import LoadedModel, item_seed
+from aigc.plugins.gan.data import to_pixels
 from aigc.plugins.gan.networks import GanConfig, Generator
 
 
@@ -23,11 +22,7 @@ from aigc.plugins.gan.networks import GanConfig, Generator
 class Latents:
     z: np.ndarray  # (B, L) float32
     digits: np.ndarray  # (B,) int64; all zero for an unconditional model
-    seeds: list[int]  # the latent seed of each row
-
-
-def latent_seed(seed: int, index: int) -> int:
-    return (seed << 32) | index
+    seeds: list[int]  # the seed of each row's digit
 
 
 def draw_latents(
@@ -45,7 +40,7 @@ def draw_latents(
     cumulative /= cumulative[-1]
     z = np.empty((len(indices), config.latent_size), dtype=np.float32)
     digits = np.zeros(len(indices), dtype=np.int64)
-    seeds = [latent_seed(seed, i) for i in indices]
+    seeds = [item_seed(seed, i) for i in indices]
     for row, key in enumerate(seeds):
         rng = np.random.Generator(np.random.Philox(key=key))
         values = rng.standard_normal(config.latent_size, dtype=np.float32)
@@ -58,31 +53,15 @@ def draw_latents(
     return Latents(z, digits, seeds)
 
 
-def load_generator(model: LoadedModel, device: str) -> tuple[Generator, GanConfig, list[float] | None]:
-    """The saved generator in eval mode on `device`, its config and the digit frequencies it learned."""
-    if model.format != "safetensors":
-        raise UsageError(f"model {model.id} is a {model.format} folder; the gan plugin reads safetensors files")
-    tensors, _ = load_tensors(model.path)
-    config = GanConfig.from_dict(dict(model.config))
-    generator = Generator(config)
-    try:
-        generator.load_state_dict(tensors)
-    except RuntimeError as exc:
-        raise UsageError(f"model {model.id} is not a gan generator of config {config}: {exc}") from None
-    prior = model.config.get("digit_prior")
-    # channels-last: the transposed convolutions run about twice as fast on CPU in that layout.
-    generator = generator.to(device, memory_format=torch.channels_last).eval()
-    return generator, config, list(prior) if prior else None
-
-
 def model_temperature(model: LoadedModel, requested: float | None) -> float:
     """The latent scale to draw with: the one asked for, else the one the train job calibrated, else 1."""
     return float(requested if requested is not None else model.config.get("temperature", 1.0))
 
 
-def to_pixels(images: torch.Tensor) -> np.ndarray:
-    """Generator output (B, 1, 28, 28) in [-1, 1] to uint8 digits (B, 28, 28)."""
-    return ((images[:, 0] + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+def digit_prior(model: LoadedModel) -> list[float] | None:
+    """The digit frequencies of the model's training data (conditional models draw digits by them)."""
+    prior = model.config.get("digit_prior")
+    return list(prior) if prior else None
 
 
 @torch.inference_mode()

@@ -20,13 +20,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from aigc.core.context import JobContext
-from aigc.core.errors import UsageError
-from aigc.core.images import contact_sheet, encode_png
-from aigc.plugins.datasets.mnist import MnistData, load_mnist, split
+from aigc.core.plugin_api import JobContext, UsageError, contact_sheet, encode_png
+from aigc.plugins.datasets.mnist import MnistData
+from aigc.plugins.gan.data import to_pixels, to_tensors, train_set
 from aigc.plugins.gan.networks import Discriminator, GanConfig, Generator, build
 from aigc.plugins.gan.params import TrainParams
-from aigc.plugins.gan.sampling import to_pixels
 
 BETAS = (0.5, 0.999)  # Radford et al.: beta1 = 0.9 makes GAN training oscillate
 SAMPLE_ROWS = 10  # the per-epoch grid: 10 x 10, one row per digit for a conditional model
@@ -34,23 +32,6 @@ BN_RECALIBRATION_BATCHES = 20
 TEMPERATURES = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4)  # the latent scales `calibrate` chooses from
 CALIBRATION_DIGITS = 2000  # generated digits per temperature
 CALIBRATION_REAL = 10_000  # at most this many training digits (evenly spaced) as the target
-
-
-def train_set(params: TrainParams) -> MnistData:
-    data = load_mnist(params.data, labels=params.conditional)
-    if params.conditional and data.labels is None:
-        message = "no labels file beside the images; conditional=false trains without labels"
-        raise UsageError(f"{data.source}: {message}")
-    if params.holdout >= len(data):
-        raise UsageError(f"holdout {params.holdout} leaves none of the {len(data)} digits to train on; lower it")
-    return split(data, params.holdout)[0] if params.holdout else data
-
-
-def to_tensors(data: MnistData, device: str) -> tuple[Tensor, Tensor]:
-    """Digits as (N, 1, 28, 28) floats in [-1, 1] (the tanh range) and labels (N,), on the device."""
-    images = torch.from_numpy(data.images).to(device).unsqueeze(1).float().div_(127.5).sub_(1.0)
-    labels = data.labels if data.labels is not None else np.zeros(len(data), np.uint8)
-    return images, torch.from_numpy(labels.astype(np.int64)).to(device)
 
 
 class DcganStep:
@@ -155,7 +136,7 @@ def calibrate_temperature(
         latents = draw_latents(ctx.seed, range(count), generator.config, prior=prior, temperature=temperature)
         fake, _ = score(classifier, render(generator, latents, ctx.device), ctx.device)
         fids[temperature] = frechet_distance(fake, real)
-        ctx.log_metric("calibration_fid", fids[temperature], round(temperature * 100))
+        ctx.log_metric("calibration/fid", fids[temperature], round(temperature * 100))
     return min(fids, key=fids.__getitem__), fids
 
 
@@ -213,13 +194,14 @@ def train(ctx: JobContext, params: TrainParams) -> None:
                 sums[key] = sums.get(key, 0.0) + value
             done = epoch * steps_per_epoch + i + 1
             for key in ("loss_d", "loss_g"):
-                ctx.log_metric(key, last[key], done)
+                ctx.log_metric(f"train/{key}", last[key], done)
             losses = {key: round(last[key], 4) for key in ("loss_d", "loss_g")}
             ctx.progress(done, total, epoch=epoch + 1, **losses)
         images_per_s = steps_per_epoch * batch / (time.perf_counter() - started)
+        done = (epoch + 1) * steps_per_epoch
         for key, value in sums.items():
-            ctx.log_metric(f"epoch_{key}", value / steps_per_epoch, epoch + 1)
-        ctx.log_metric("images_per_s", images_per_s, epoch + 1)
+            ctx.log_metric(f"train/epoch_{key}", value / steps_per_epoch, done)
+        ctx.log_metric("train/images_per_s", images_per_s, done)
         shown = average if params.ema else generator
         grid = sample_grid(shown, ctx.seed, device)
         ctx.add_image(grid, seed=ctx.seed, role="sample", metadata={"epoch": epoch + 1})
@@ -240,7 +222,7 @@ def train(ctx: JobContext, params: TrainParams) -> None:
         recalibrate_batch_norm(final, labels, ctx.seed, batch)
     final.eval()
     values = model_config(config, params, data)
-    metrics = {k: round(v, 5) for k, v in last.items()} | {"images_per_s": round(images_per_s, 1)}
+    metrics = {f"train_{k}": round(v, 5) for k, v in last.items()} | {"train_images_per_s": round(images_per_s, 1)}
     if params.calibrate:
         values["temperature"], fids = calibrate_temperature(ctx, final, data.images, values.get("digit_prior"))
         metrics |= {"temperature": values["temperature"], "train_fid": round(fids[values["temperature"]], 3)}

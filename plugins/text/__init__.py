@@ -4,18 +4,13 @@ and scores text.
 From scratch it is a GPT-2 with a tokenizer trained on the corpus (characters, or byte-level BPE); with
 `base` it fine-tunes any local (or cached) causal-LM folder. Models are saved with `save_pretrained`, so
 `AutoModelForCausalLM.from_pretrained(folder)` loads them with no aigc code. Imports no torch or
-transformers: the job methods import their modules (which do) when a job runs.
+transformers: each job's module (which does) is imported when the job runs.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
-
-from aigc.core.plugin import JobParams, Modality, Plugin
+from aigc.core.plugin_api import Modality, Plugin, job
 from aigc.plugins.text.params import EvaluateParams, GenerateParams, TrainParams
-
-if TYPE_CHECKING:
-    from aigc.core.context import JobContext
 
 
 class TextPlugin(Plugin):
@@ -25,24 +20,10 @@ class TextPlugin(Plugin):
     queue = "gpu"
     bundled_model = "default"
 
-    TrainParams: ClassVar[type[JobParams]] = TrainParams
-    GenerateParams: ClassVar[type[JobParams]] = GenerateParams
-    EvaluateParams: ClassVar[type[JobParams]] = EvaluateParams
+    TrainParams = TrainParams
+    GenerateParams = GenerateParams
+    EvaluateParams = EvaluateParams
 
-    def train(self, ctx: JobContext, params: JobParams) -> None:
-        from aigc.plugins.text.training import train
-
-        assert isinstance(params, TrainParams)
-        train(ctx, params)
-
-    def generate(self, ctx: JobContext, params: JobParams) -> None:
-        from aigc.plugins.text.generation import generate
-
-        assert isinstance(params, GenerateParams)
-        generate(ctx, params)
-
-    def evaluate(self, ctx: JobContext, params: JobParams) -> None:
-        from aigc.plugins.text.evaluation import evaluate
-
-        assert isinstance(params, EvaluateParams)
-        evaluate(ctx, params)
+    train = job("aigc.plugins.text.training:train")
+    generate = job("aigc.plugins.text.generation:generate")
+    evaluate = job("aigc.plugins.text.evaluation:evaluate")

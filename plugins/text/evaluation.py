@@ -16,10 +16,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from aigc.core.context import JobContext
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import JobContext, UsageError
 from aigc.plugins.text import networks
-from aigc.plugins.text.corpus import encode, read_text, split_tail
+from aigc.plugins.text.data import encode, read_text, split_tail
 from aigc.plugins.text.params import EvaluateParams
 
 DEFAULT_CONTEXT = 1024  # for models that declare no position limit
@@ -33,20 +32,20 @@ class Window:
 
 
 def evaluate(ctx: JobContext, p: EvaluateParams) -> None:
-    path = Path(p.text).expanduser()
+    path = Path(p.corpus).expanduser()
     if not path.is_file():
-        raise UsageError(f"text {p.text} not found; give a UTF-8 text file to score")
+        raise UsageError(f"corpus {p.corpus} not found; give a UTF-8 text file to score")
     text = read_text(path)
     if p.split == "validation":
-        text = split_tail(text, p.val_fraction)[1]
+        text = split_tail(text, p.holdout)[1]
     if not text:
-        raise UsageError(f"text {p.text} ({p.split}) is empty: nothing to score")
+        raise UsageError(f"corpus {p.corpus} ({p.split}) is empty: nothing to score")
 
-    loaded = ctx.load_model(p.model)
-    model, tokenizer = networks.load_trained(loaded.path, ctx.device)
+    lm, loaded = networks.load_model(ctx, p.model)
+    model, tokenizer = lm.model, lm.tokenizer
     ids, chars = with_start_token(tokenizer, text)
     if len(ids) < 2:
-        raise UsageError(f"text {p.text} is a single token; give more text to score")
+        raise UsageError(f"corpus {p.corpus} is a single token; give more text to score")
     context = networks.context_of(model) or DEFAULT_CONTEXT
     stride = min(p.stride or max(1, context // 2), context - 1) if context > 1 else 1
     windows = sliding_windows(len(ids), context, stride)
@@ -62,7 +61,7 @@ def evaluate(ctx: JobContext, p: EvaluateParams) -> None:
     per_char = nll / chars
     ctx.set_summary(
         model=loaded.id,
-        text=str(path),
+        corpus=str(path),
         split=p.split,
         chars=chars,
         tokens=tokens,

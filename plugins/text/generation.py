@@ -1,7 +1,8 @@
 """The text plugin's generate job: continue each prompt with `model.generate`, streaming as it goes.
 
-Each sequence is generated on its own with `torch.manual_seed(seed)`, so sequence k of a job with seed
-s is the same text as sequence 0 of a job with seed s+k, and a seed always reproduces its text.
+Each sequence is generated on its own with `torch.manual_seed(seed)`, its seed `item_seed(s, k)` = s + k
+for the k-th sequence of a job with seed s: it is the same text as sequence 0 of a job with seed s+k, and a
+seed always reproduces its text.
 A model reads at most its context (n_positions) tokens. A prompt must fit in it with room for one new
 token (else the job fails with a clear error); a longer continuation slides the window: when the
 context is full, generation continues from its last half (older text is no longer seen).
@@ -10,41 +11,39 @@ context is full, generation continues from its last half (older text is no longe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from aigc.core.context import JobContext
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import JobContext, UsageError, item_seed
 from aigc.plugins.text import networks
-from aigc.plugins.text.corpus import read_text
+from aigc.plugins.text.data import read_text
 from aigc.plugins.text.params import GenerateParams
 from aigc.plugins.text.streaming import Continuation, StopWhen
 
-TICK_S = 0.5  # seconds between cancel checks while a sequence is being generated
-
 
 def generate(ctx: JobContext, p: GenerateParams) -> None:
-    loaded = ctx.load_model(p.model)
-    model, tokenizer = networks.load_trained(loaded.path, ctx.device)
+    lm, loaded = networks.load_model(ctx, p.model)
+    model, tokenizer = lm.model, lm.tokenizer
     prompts = [p.prompt] if p.prompts_file is None else read_prompts(p.prompts_file)
     limit = networks.context_of(model)
     encoded = [encode_prompt(tokenizer, prompt, index, limit) for index, prompt in enumerate(prompts)]
 
     total = len(prompts) * p.num_return_sequences
-    ticker = Ticker(ctx, total)
     new_tokens, seconds = 0, 0.0
     for index, (prompt, ids) in enumerate(zip(prompts, encoded)):
         for k in range(p.num_return_sequences):
             number = index * p.num_return_sequences + k
-            seed = ctx.seed + number
+            seed = item_seed(ctx.seed, number)
             if number:
                 ctx.stream("\n\n")
             ctx.stream(prompt)
             continuation = Continuation(tokenizer, p.stop, ctx.stream)
             started = time.perf_counter()
-            reason = sample(model, tokenizer, ids.to(ctx.device), p, seed, limit, continuation, ticker.tick)
+            # A cancel takes effect between tokens (check_cancelled asks the store at most once per interval).
+            reason = sample(model, tokenizer, ids.to(ctx.device), p, seed, limit, continuation, ctx.check_cancelled)
             elapsed = time.perf_counter() - started
             continuation.finish()
             produced = len(continuation.ids)
@@ -68,7 +67,6 @@ def generate(ctx: JobContext, p: GenerateParams) -> None:
                     "repetition_penalty": p.repetition_penalty,
                 },
             )
-            ticker.done = number + 1
             ctx.progress(number + 1, total)
     ctx.set_summary(
         model=loaded.id, sequences=total, new_tokens=new_tokens, tokens_per_s=round(new_tokens / seconds, 1) if seconds else 0.0
@@ -106,7 +104,7 @@ def sample(
     seed: int,
     limit: int | None,
     continuation: Continuation,
-    tick: Any,
+    tick: Callable[[], None],
 ) -> str:
     """Generate up to max_new_tokens after the prompt into `continuation`; returns why it stopped."""
     torch.manual_seed(seed)  # seeds CUDA too
@@ -145,16 +143,3 @@ def sample(
             return "eos"
     return "max_new_tokens"
 
-
-class Ticker:
-    """Calls ctx.progress at most every TICK_S while tokens are produced, so a cancel takes effect."""
-
-    def __init__(self, ctx: JobContext, total: int) -> None:
-        self.ctx, self.total, self.done = ctx, total, 0
-        self.last = time.perf_counter()
-
-    def tick(self) -> None:
-        now = time.perf_counter()
-        if now - self.last >= TICK_S:
-            self.last = now
-            self.ctx.progress(self.done, self.total)

@@ -1,4 +1,4 @@
-"""The text plugin's models: a GPT-2 built from scratch, a Hugging Face base to fine-tune, and loading/saving.
+"""The text plugin's networks: a GPT-2 built from scratch, a Hugging Face base to fine-tune, and loading/saving.
 
 The architecture itself is `transformers`' GPT-2 (`GPT2LMHeadModel`): token + position embeddings,
 n_layer pre-norm blocks of causal self-attention and a 4x MLP, a final LayerNorm and an LM head tied to
@@ -16,7 +16,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import JobContext, LoadedModel, UsageError
 from aigc.plugins.text import tokenizer as tokenizers
 
 # A plugin reports through its JobContext: no progress bars on the job's stderr.
@@ -95,6 +95,23 @@ def load_base(name: str) -> tuple[PreTrainedModel, Any]:
         raise UsageError(f"base '{name}' has no tokenizer that AutoTokenizer loads ({_first_line(exc)})") from None
     _ensure_pad(model, tokenizer)
     return model, tokenizer
+
+
+@dataclass(frozen=True)
+class LanguageModel:
+    """A causal LM and the tokenizer it reads, loaded from one folder."""
+
+    model: PreTrainedModel
+    tokenizer: Any
+
+
+def load_model(ctx: JobContext, ref: str | None) -> tuple[LanguageModel, LoadedModel]:
+    """The language model of model `ref` (None: the job's default model) in eval mode on the job's
+    device, with what the store records about it."""
+    model = ctx.load_model(ref)
+    if model.format != "hf":
+        raise UsageError(f"model {model.id} is a {model.format} file; a text model is a Hugging Face folder")
+    return LanguageModel(*load_trained(model.path, ctx.device)), model
 
 
 def load_trained(path: Path, device: str) -> tuple[PreTrainedModel, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
-from aigc.core.plugin import JobParams, ModelParams
+from aigc.core.plugin_api import Field, JobParams, ModelParams
 
 CORPUS_HELP = "UTF-8 text: one file, a folder of .txt files (sorted, joined as documents), or a glob such as 'data/*.txt'"
 # Architecture params a from-scratch model reads; with `base` the base model's own architecture is used.
@@ -14,8 +14,10 @@ ARCHITECTURE = ("tokenizer", "vocab_size", "n_layer", "n_head", "n_embd", "conte
 
 
 class TrainParams(JobParams):
+    deprecated_names = {"val_fraction": "holdout"}
+
     corpus: str = Field(description=CORPUS_HELP)
-    val_fraction: float = Field(
+    holdout: float = Field(
         default=0.1, ge=0, lt=0.5, description="the LAST fraction of the corpus is held out for validation (0: none)"
     )
     base: str | None = Field(
@@ -108,11 +110,13 @@ class GenerateParams(ModelParams):
 
 
 class EvaluateParams(ModelParams):
-    text: str = Field(description="a UTF-8 text file to score")
+    deprecated_names = {"text": "corpus", "val_fraction": "holdout"}
+
+    corpus: str = Field(description="a UTF-8 text file to score")
     split: Literal["all", "validation"] = Field(
-        default="all", description="all: the whole file; validation: only its last val_fraction (the train job's hold-out)"
+        default="all", description="all: the whole file; validation: only its last holdout fraction (train's hold-out)"
     )
-    val_fraction: float = Field(default=0.1, gt=0, lt=1, description="split=validation: the fraction at the end scored")
+    holdout: float = Field(default=0.1, gt=0, lt=1, description="split=validation: the fraction at the end scored")
     stride: int | None = Field(
         default=None, ge=1, description="tokens between sliding windows; each token is scored once with at least "
         "context-stride tokens before it; default: half the context"

@@ -1,7 +1,7 @@
 """The text plugin's train job: a plain nanoGPT-style loop over random windows of the corpus.
 
 One step: draw a batch, forward under autocast, cross-entropy on the next token, backward, clip,
-AdamW step with the warm-up + cosine learning rate. Every `eval_every` steps the validation tail is
+AdamW step with the warm-up + cosine learning rate. Every `eval_every` steps the held-out tail is
 scored; every `checkpoint_every` steps the model, optimiser, scaler and RNG are checkpointed so an
 interrupted job resumes at that step and draws exactly the batches it would have drawn.
 """
@@ -17,22 +17,20 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from aigc.core.context import JobContext
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import JobContext, UsageError
 from aigc.plugins.text import networks
 from aigc.plugins.text import tokenizer as tokenizers
-from aigc.plugins.text.corpus import Batches, encode, read_corpus, split_tail
+from aigc.plugins.text.data import Batches, encode, read_corpus, split_tail
 from aigc.plugins.text.params import TrainParams
 
-LOG_EVERY = 10  # steps per point of the train/loss curve
-REPORT_S = 0.25  # seconds between progress reports (each polls the store for a cancel)
+LOG_EVERY = 10  # steps per point of the train/loss curve: reading the loss off a GPU waits for it
 
 
 def train(ctx: JobContext, p: TrainParams) -> None:
     device = ctx.device
     state = ctx.load_checkpoint()
     text = read_corpus(p.corpus, separator=tokenizers.EOS)
-    train_text, val_text = split_tail(text, p.val_fraction)
+    train_text, val_text = split_tail(text, p.holdout)
 
     model, tokenizer = build_model(p, train_text, state, ctx.seed)
     limit = networks.context_of(model)
@@ -53,7 +51,7 @@ def train(ctx: JobContext, p: TrainParams) -> None:
     loss_sum, loss_steps = torch.zeros((), device=device), 0  # summed on the device: no sync per step
     last_loss = float("nan")
     val_loss = float(state.get("val_loss", "nan")) if state else float("nan")
-    last_report = t_interval = time.perf_counter()
+    t_interval = time.perf_counter()
     tokens_interval, tokens_per_s = 0, 0.0
     for step in range(start, steps):
         lr = lr_at(step, steps, p)
@@ -85,14 +83,12 @@ def train(ctx: JobContext, p: TrainParams) -> None:
                 ctx.log_metric("val/loss", val_loss, done)
             t_interval, tokens_interval = time.perf_counter(), 0  # eval time is not training time
         now = time.perf_counter()
-        if now - last_report >= REPORT_S or done == steps:
-            last_report = now
-            if tokens_interval and now > t_interval:
-                tokens_per_s = tokens_interval / (now - t_interval)
-            shown = {"loss": last_loss, "val_loss": val_loss}
-            # Only known losses: NaN is not JSON, and the store keeps progress info as JSON.
-            info = {key: round(value, 4) for key, value in shown.items() if math.isfinite(value)}
-            ctx.progress(done, steps, **info, tok_s=round(tokens_per_s))
+        if tokens_interval and now > t_interval:
+            tokens_per_s = tokens_interval / (now - t_interval)
+        shown = {"loss": last_loss, "val_loss": val_loss}
+        # Only known losses: NaN is not JSON, and the store keeps progress info as JSON.
+        info = {key: round(value, 4) for key, value in shown.items() if math.isfinite(value)}
+        ctx.progress(done, steps, **info, tok_s=round(tokens_per_s))
         if done % p.checkpoint_every == 0 and done < steps:
             ctx.save_checkpoint(checkpoint(model, optimizer, scaler, tokenizer, done, val_loss, p, device))
 
@@ -154,8 +150,8 @@ def _check_lengths(p: TrainParams, train_ids: torch.Tensor, val_ids: torch.Tenso
         )
     if val_ids is not None and len(val_ids) < p.context + 1:
         raise UsageError(
-            f"the validation tail (val_fraction={p.val_fraction}) has {len(val_ids)} tokens, fewer than "
-            f"context+1={p.context + 1}; raise val_fraction, lower context, or set val_fraction=0"
+            f"the held-out tail (holdout={p.holdout}) has {len(val_ids)} tokens, fewer than "
+            f"context+1={p.context + 1}; raise holdout, lower context, or set holdout=0"
         )
 
 
@@ -246,7 +242,7 @@ def finish(
         "context": p.context,
         "parameters": networks.parameter_count(model),
         "corpus": p.corpus,
-        "val_fraction": p.val_fraction,
+        "holdout": p.holdout,
         "steps": steps,
         "batch_size": p.batch_size,
         "lr": p.lr,

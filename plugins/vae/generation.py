@@ -1,7 +1,9 @@
 """The VAE's generate job: digits from the prior, reconstructions, and walks through latent space.
 
 Each digit is one PNG result (role "item") with its metadata in the result row and in the PNG's
-text chunks; each job ends with a contact sheet of them (role "grid").
+text chunks; each job ends with a contact sheet of them (role "grid"). A sampled digit's result seed is
+its own (`-p n=1 -p seed=<it>` draws it again); reconstructions and interpolations draw nothing at
+random, so theirs is None.
 """
 
 from __future__ import annotations
@@ -11,20 +13,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from aigc.core.context import JobContext
-from aigc.core.images import contact_sheet, encode_png
-from aigc.plugins.vae.digits import check_indices, load_digits, paired_rows, to_pixels, to_tensor
-from aigc.plugins.vae.modelfile import load_vae
-from aigc.plugins.vae.networks import VAE
+from aigc.core.plugin_api import JobContext, contact_sheet, encode_grey_png, item_seed
+from aigc.plugins.vae.data import check_indices, load_digits, paired_rows, to_pixels, to_tensor
+from aigc.plugins.vae.networks import VAE, load_model
 from aigc.plugins.vae.params import GenerateParams
-from aigc.plugins.vae.sampling import item_seed, prior_latent, prior_latents
+from aigc.plugins.vae.sampling import prior_latent, prior_latents
 
 GRID_COLUMNS = 8
 
 
 @torch.no_grad()
 def generate(ctx: JobContext, params: GenerateParams) -> None:
-    model, loaded = load_vae(ctx, params.model)
+    model, loaded = load_model(ctx, params.model)
     meta: dict[str, Any] = {"plugin": "vae", "model": loaded.id, "mode": params.mode}
     if params.mode == "sample":
         sample(ctx, model, params, meta)
@@ -78,10 +78,9 @@ def interpolate(ctx: JobContext, model: VAE, params: GenerateParams, meta: dict[
 def add_items(ctx: JobContext, pixels: np.ndarray, items: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     for done, (image, own) in enumerate(zip(pixels, items, strict=True), start=1):
         info = {**meta, **own}
-        ctx.add_image(encode_png(image, info), seed=own.get("seed", ctx.seed), role="item", metadata=info)
-        if done % 32 == 0 or done == len(items):  # each report is a store round trip
-            ctx.progress(done, len(items))
+        ctx.add_image(encode_grey_png(image, info), seed=own.get("seed"), role="item", metadata=info)
+        ctx.progress(done, len(items))
 
 
 def add_grid(ctx: JobContext, sheet: np.ndarray, meta: dict[str, Any]) -> None:
-    ctx.add_image(encode_png(sheet, meta), seed=ctx.seed, role="grid", metadata=meta)
+    ctx.add_image(encode_grey_png(sheet, meta), seed=ctx.seed, role="grid", metadata=meta)

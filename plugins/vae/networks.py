@@ -1,4 +1,5 @@
-"""The VAE for 28x28 digits, in one file: config, encoder, decoder, and the losses that score them.
+"""The VAE for 28x28 digits, in one file: config, encoder, decoder, the losses that score them, and
+loading a saved model.
 
 Pixels are intensities in [0, 1] read as Bernoulli means, the way pytorch/examples `vae` does it:
 the reconstruction term is binary cross-entropy summed over the 784 pixels, the KL term is the
@@ -14,6 +15,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, load_tensors
 
 PIXELS = 28 * 28
 
@@ -118,3 +121,19 @@ def importance_weighted_nll(model: VAE, x: Tensor, k: int, generator: torch.Gene
     log_qz_x = -0.5 * (eps.pow(2) + logvar + log_2pi).sum(2)  # (k, B)
     log_w = log_px_z + log_pz - log_qz_x
     return -(torch.logsumexp(log_w, dim=0) - math.log(k))
+
+
+def load_model(ctx: JobContext, ref: str | None) -> tuple[VAE, LoadedModel]:
+    """The VAE of model `ref` (None: the job's default model) in eval mode on the job's device, with what
+    the store records about it; its architecture is read off the saved weights' shapes."""
+    model = ctx.load_model(ref)
+    if model.format != "safetensors":
+        raise UsageError(f"model {model.id} is a {model.format} folder; a vae model is one safetensors file")
+    state, _ = load_tensors(model.path)
+    try:
+        vae = VAE(VaeConfig.from_state_dict(state))
+        vae.load_state_dict(state)
+    except (KeyError, RuntimeError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"model {model.id} does not hold vae weights ({first_line})") from None
+    return vae.to(ctx.device).eval(), model

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
-from aigc.core.plugin import JobParams, ModelParams
+from aigc.core.plugin_api import SEED_LIMIT, Field, JobParams, ModelParams
 
 DATA_HELP = (
     "MNIST images as an IDX file (.gz or raw) or a folder holding train-images-idx3-ubyte[.gz]; "
@@ -58,10 +58,10 @@ class GenerateParams(ModelParams):
     a: int | None = Field(default=None, ge=0, description="interpolate: index in data of the first digit")
     b: int | None = Field(default=None, ge=0, description="interpolate: index in data of the last digit")
     seed_a: int | None = Field(
-        default=None, ge=0, le=2**32 - 1, description="interpolate: seed of the first prior sample (as in mode=sample)"
+        default=None, ge=0, le=SEED_LIMIT - 1, description="interpolate: seed of the first prior sample (as in mode=sample)"
     )
     seed_b: int | None = Field(
-        default=None, ge=0, le=2**32 - 1, description="interpolate: seed of the last prior sample (as in mode=sample)"
+        default=None, ge=0, le=SEED_LIMIT - 1, description="interpolate: seed of the last prior sample (as in mode=sample)"
     )
     steps: int = Field(default=10, ge=2, le=64, description="interpolate: images in the row, both ends included")
 

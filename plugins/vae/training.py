@@ -14,16 +14,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from aigc.core.context import JobContext
-from aigc.core.errors import UsageError
-from aigc.core.images import contact_sheet, encode_png
+from aigc.core.plugin_api import JobContext, UsageError, contact_sheet, encode_grey_png
 from aigc.plugins.datasets.mnist import split
-from aigc.plugins.vae.digits import load_digits, paired_rows, to_pixels, to_tensor
+from aigc.plugins.vae.data import load_digits, paired_rows, to_pixels, to_tensor
 from aigc.plugins.vae.networks import VAE, VaeConfig, loss_terms
 from aigc.plugins.vae.params import TrainParams
 from aigc.plugins.vae.sampling import prior_latents
 
-LOG_EVERY = 20  # steps between loss points and progress reports (each report is a store round trip)
+LOG_EVERY = 20  # steps between loss points: reading a loss off a GPU waits for it, so not every step
 GRID_DIGITS = 64  # prior samples per epoch grid: the digits `generate n=64 seed=<train seed>` gives
 RECON_DIGITS = 32  # digits shown with their reconstructions per epoch grid
 
@@ -38,7 +36,7 @@ class Run:
     noise_rng: torch.Generator  # reparameterisation noise (on the job's device)
     epoch: int = 0  # epochs done
     step: int = 0  # optimiser steps done
-    scores: dict[str, float] = field(default_factory=dict)  # the last epoch's train and held-out losses
+    scores: dict[str, float] = field(default_factory=dict)  # the last epoch's training and validation losses
 
     def state(self) -> dict[str, Any]:
         return {
@@ -88,11 +86,11 @@ def train(ctx: JobContext, params: TrainParams) -> None:
     while run.epoch < params.epochs:
         run.scores = {"train_loss": train_epoch(ctx, params, run, x_train)}
         run.epoch += 1
-        ctx.log_metric("epoch/train_loss", run.scores["train_loss"], run.step)
+        ctx.log_metric("train/epoch_loss", run.scores["train_loss"], run.step)
         # Scoring 1,000 digits costs about 6% of an epoch on 7,000: not done every epoch by default.
         if x_held is not None and (run.epoch % params.score_every == 0 or run.epoch == params.epochs):
-            run.scores["heldout_neg_elbo"] = heldout_neg_elbo(model, x_held, ctx.seed)
-            ctx.log_metric("heldout/neg_elbo", run.scores["heldout_neg_elbo"], run.step)
+            run.scores["val_neg_elbo"] = heldout_neg_elbo(model, x_held, ctx.seed)
+            ctx.log_metric("val/neg_elbo", run.scores["val_neg_elbo"], run.step)
         add_epoch_grids(ctx, model, fixed_z, shown, run.epoch)
         ctx.save_checkpoint(run.state())
 
@@ -114,8 +112,9 @@ def train_epoch(ctx: JobContext, params: TrainParams, run: Run, x: Tensor) -> fl
     total = params.epochs * steps_per_epoch
     model.train()
     order = torch.randperm(len(x), generator=run.shuffle_rng).to(device)
-    window = torch.zeros(3, device=device)  # loss, bce, kl summed since the last report
+    window = torch.zeros(3, device=device)  # loss, bce, kl summed since the last loss point
     window_steps = 0
+    shown_loss: dict[str, float] = {}  # the last loss point, shown with progress
     loss_sum = torch.zeros((), device=device)
     for i in range(steps_per_epoch):
         batch = x[order[i * params.batch_size : (i + 1) * params.batch_size]]  # (B, 1, 28, 28)
@@ -142,9 +141,10 @@ def train_epoch(ctx: JobContext, params: TrainParams, run: Run, x: Tensor) -> fl
             ctx.log_metric("train/loss", mean_loss, run.step)
             ctx.log_metric("train/bce", mean_bce, run.step)
             ctx.log_metric("train/kl", mean_kl, run.step)
-            ctx.progress(run.step, total, epoch=run.epoch + 1, loss=round(mean_loss, 2))
+            shown_loss = {"loss": round(mean_loss, 2)}
             window.zero_()
             window_steps = 0
+        ctx.progress(run.step, total, epoch=run.epoch + 1, **shown_loss)
     return loss_sum.item() / len(x)
 
 
@@ -182,7 +182,7 @@ def add_epoch_grids(ctx: JobContext, model: VAE, fixed_z: Tensor, shown: Tensor,
     sheets = {"prior samples": samples, "reconstructions": paired_rows(originals, recons, 8)}
     for content, pixels in sheets.items():
         meta: dict[str, Any] = {"plugin": "vae", "epoch": epoch, "content": content}
-        ctx.add_image(encode_png(contact_sheet(pixels, 8), meta), seed=ctx.seed, role="sample", metadata=meta)
+        ctx.add_image(encode_grey_png(contact_sheet(pixels, 8), meta), seed=ctx.seed, role="sample", metadata=meta)
 
 
 def jitter(batch: Tensor, chance: float, rng: torch.Generator) -> Tensor:

@@ -1,4 +1,4 @@
-"""Reading a text corpus, splitting off its validation tail, and sampling training batches from it."""
+"""Reading a text corpus, splitting off its held-out tail, and sampling training batches from it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import UsageError
 
 
 def corpus_files(spec: str) -> list[Path]:
@@ -47,9 +47,9 @@ def read_corpus(spec: str, separator: str) -> str:
     return text
 
 
-def split_tail(text: str, val_fraction: float) -> tuple[str, str]:
-    """(train, validation): the validation text is the last `val_fraction` of the characters."""
-    cut = len(text) - int(len(text) * val_fraction)
+def split_tail(text: str, holdout: float) -> tuple[str, str]:
+    """(train, held out): the held-out text is the last `holdout` fraction of the characters."""
+    cut = len(text) - int(len(text) * holdout)
     return text[:cut], text[cut:]
 
 

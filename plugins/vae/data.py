@@ -6,8 +6,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import UsageError
 from aigc.plugins.datasets.mnist import MnistData, load_mnist
+
 
 def load_digits(source: str | None) -> MnistData:
     """The images of an IDX file or folder (None: the shared MNIST cache); bad input is a UsageError."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from aigc.core.context import JobContext
+from aigc.core.plugin_api import JobContext
 from aigc.plugins.datasets.mnist import split
-from aigc.plugins.vae.digits import load_digits, to_tensor
-from aigc.plugins.vae.modelfile import load_vae
-from aigc.plugins.vae.networks import importance_weighted_nll, loss_terms
+from aigc.plugins.vae.data import load_digits, to_tensor
+from aigc.plugins.vae.networks import importance_weighted_nll, load_model, loss_terms
 from aigc.plugins.vae.params import EvaluateParams
 
 SAMPLES_PER_CHUNK = 4000  # digits x importance samples decoded at once: bounds memory whatever k is
@@ -16,7 +15,7 @@ SAMPLES_PER_CHUNK = 4000  # digits x importance samples decoded at once: bounds 
 
 @torch.no_grad()
 def evaluate(ctx: JobContext, params: EvaluateParams) -> None:
-    model, loaded = load_vae(ctx, params.model)
+    model, loaded = load_model(ctx, params.model)
     data = load_digits(params.data)
     first = 0
     if 0 < params.holdout < len(data):
