@@ -109,12 +109,12 @@ def test_end_to_end_embedded_reproduces_the_bundled_model(installed: Path, tmp_p
     shipped, metadata = load_tensors(installed / "aigc_markov" / "default.safetensors")
     assert rebuilt.keys() == shipped.keys() and all(torch.equal(rebuilt[k], shipped[k]) for k in shipped)
     assert json.loads(metadata["config"]) == model.config
-    curve = [value for key, _, value in trained.metrics if key == "heldout_bits_per_char"]
+    curve = [value for key, _, value in trained.metrics if key == "val/bits_per_char"]
     assert len(curve) == 4 and curve == sorted(curve, reverse=True)
-    assert trained.summary["heldout_bits_per_char"] == pytest.approx(2.48, abs=0.01)
+    assert trained.summary["val_bits_per_char"] == pytest.approx(2.48, abs=0.01)
 
     scored = run_job("markov", "evaluate", corpus, tmp_path)
-    assert scored.summary["bits_per_char"] == trained.summary["heldout_bits_per_char"]
+    assert scored.summary["bits_per_char"] == trained.summary["val_bits_per_char"]
     assert scored.summary["baseline_bits_per_char"] == pytest.approx(4.77, abs=0.01)
     assert scored.summary["unknown_chars"] == 0
 
@@ -152,7 +152,7 @@ def test_a_retried_train_resumes_from_its_last_checkpoint(installed: Path, tmp_p
     assert counted == [2, 3]  # orders 0 and 1 came from the first attempt's checkpoints
     resumed = outcome_of(settings, job_id)
     assert resumed.job.attempts == 2
-    assert [step for key, step, _ in resumed.metrics if key == "pairs"] == [0, 1, 2, 3]
+    assert [step for key, step, _ in resumed.metrics if key == "train/pairs"] == [0, 1, 2, 3]
 
     straight = run_job("markov", "train", params, tmp_path / "straight")
     first, second = (model_tensors(outcome) for outcome in (resumed, straight))

@@ -1,17 +1,13 @@
 """markov: a character-level Markov-chain text generator, written as a third-party aigc plugin.
 
-Importing this module is cheap (pydantic only); the job methods import `jobs`, which imports torch.
+Importing this module is cheap (pydantic only); each job's function is imported from `jobs`, which
+imports torch, when the job runs.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
-
-from aigc.core.plugin import JobParams, Modality, Plugin
+from aigc.core.plugin_api import Modality, Plugin, job
 from aigc_markov.params import EvaluateParams, GenerateParams, TrainParams
-
-if TYPE_CHECKING:
-    from aigc.core.context import JobContext
 
 __version__ = "0.1.0"
 
@@ -24,24 +20,10 @@ class MarkovPlugin(Plugin):
     queue = "cpu"  # counting and sampling never need a GPU
     bundled_model = "default.safetensors"  # an order-3 chain of Tiny Shakespeare, inside this package
 
-    TrainParams: ClassVar[type[JobParams]] = TrainParams
-    GenerateParams: ClassVar[type[JobParams]] = GenerateParams
-    EvaluateParams: ClassVar[type[JobParams]] = EvaluateParams
+    TrainParams = TrainParams
+    GenerateParams = GenerateParams
+    EvaluateParams = EvaluateParams
 
-    def train(self, ctx: JobContext, params: JobParams) -> None:
-        from aigc_markov.jobs import train
-
-        assert isinstance(params, TrainParams)
-        train(ctx, params)
-
-    def generate(self, ctx: JobContext, params: JobParams) -> None:
-        from aigc_markov.jobs import generate
-
-        assert isinstance(params, GenerateParams)
-        generate(ctx, params)
-
-    def evaluate(self, ctx: JobContext, params: JobParams) -> None:
-        from aigc_markov.jobs import evaluate
-
-        assert isinstance(params, EvaluateParams)
-        evaluate(ctx, params)
+    train = job("aigc_markov.jobs:train")
+    generate = job("aigc_markov.jobs:generate")
+    evaluate = job("aigc_markov.jobs:evaluate")

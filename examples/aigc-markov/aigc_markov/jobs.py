@@ -7,9 +7,7 @@ from pathlib import Path
 
 import torch
 
-from aigc.core.artifacts import load_tensors
-from aigc.core.context import JobContext
-from aigc.core.errors import UsageError
+from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, item_seed, load_tensors
 from aigc_markov.chain import Chain, config_of, count_order, fits, vocabulary
 from aigc_markov.params import EvaluateParams, GenerateParams, TrainParams
 
@@ -32,16 +30,16 @@ def train(ctx: JobContext, p: TrainParams) -> None:
         ctx.check_cancelled()
         tables[f"pairs.{j}"], tables[f"counts.{j}"] = count_order(ids, j, len(vocab))
         chain = Chain.from_state({"vocab": vocab, **tables}, j)
-        metrics = {"pairs": float(len(tables[f"pairs.{j}"]))}
+        metrics = {"train/pairs": float(len(tables[f"pairs.{j}"]))}
         if heldout:
-            metrics["heldout_bits_per_char"] = float(chain.bits(chain.encode(heldout)).mean())
+            metrics["val/bits_per_char"] = float(chain.bits(chain.encode(heldout)).mean())
         for key, value in metrics.items():
-            ctx.log_metric(key, value, step=j)
+            ctx.log_metric(key, value, step=j)  # the step of a chain's curves is its order
         ctx.progress(j + 1, p.order + 1, order=j, **metrics)
         ctx.save_checkpoint({"done": j + 1, "tables": tables})
 
     chain = Chain.from_state({"vocab": vocab, **tables}, p.order)
-    final = {"heldout_bits_per_char": round(float(chain.bits(chain.encode(heldout)).mean()), 4)} if heldout else {}
+    final = {"val_bits_per_char": round(float(chain.bits(chain.encode(heldout)).mean()), 4)} if heldout else {}
     ctx.set_summary(train_chars=len(text), vocab_size=chain.size, **final)
     ctx.save_model(
         chain.state_dict(),
@@ -52,12 +50,11 @@ def train(ctx: JobContext, p: TrainParams) -> None:
 
 
 def generate(ctx: JobContext, p: GenerateParams) -> None:
-    """`n` texts, text i sampled with seed ctx.seed + i: one seed always writes the same text."""
-    model = ctx.load_model(p.model)
-    chain = load_chain(model.path)
+    """`n` texts, text i sampled with its own seed, item_seed(ctx.seed, i): one seed always writes the same text."""
+    chain, model = load_model(ctx, p.model)
     history = chain.encode(p.prompt).tolist()
     for i in range(p.n):
-        seed = ctx.seed + i
+        seed = item_seed(ctx.seed, i)
         generator = torch.Generator().manual_seed(seed)
         ctx.stream(("\n\n" if i else "") + p.prompt)
         written: list[int] = []
@@ -74,8 +71,7 @@ def generate(ctx: JobContext, p: GenerateParams) -> None:
 
 def evaluate(ctx: JobContext, p: EvaluateParams) -> None:
     """Bits per character of the held-out text, next to the order-0 (character frequency) baseline."""
-    model = ctx.load_model(p.model)
-    chain = load_chain(model.path)
+    chain, model = load_model(ctx, p.model)
     _, heldout = split(read_corpus(p.corpus), p.holdout)
     text = heldout if p.holdout else read_corpus(p.corpus)
     if not text:
@@ -96,11 +92,13 @@ def evaluate(ctx: JobContext, p: EvaluateParams) -> None:
     )
 
 
-def load_chain(path: Path) -> Chain:
-    tensors, metadata = load_tensors(path)
+def load_model(ctx: JobContext, ref: str | None) -> tuple[Chain, LoadedModel]:
+    """The chain of model `ref` (None: the job's default model), with what the store records about it."""
+    model = ctx.load_model(ref)
+    tensors, metadata = load_tensors(model.path)
     if "vocab" not in tensors:
-        raise UsageError(f"{path} is not a markov model (it has no 'vocab' tensor)")
-    return Chain.from_state(tensors, json.loads(metadata["config"])["order"])
+        raise UsageError(f"model {model.id} is not a markov model (it has no 'vocab' tensor)")
+    return Chain.from_state(tensors, json.loads(metadata["config"])["order"]), model
 
 
 def read_corpus(spec: str) -> str:

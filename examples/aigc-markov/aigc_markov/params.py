@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from aigc.core.plugin import JobParams, ModelParams
+from aigc.core.plugin_api import Field, JobParams, ModelParams
 
 HOLDOUT_HELP = "the LAST fraction of the corpus that train leaves out and evaluate scores (0: all of it)"
 

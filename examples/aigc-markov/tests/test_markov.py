@@ -1,4 +1,4 @@
-"""The markov plugin's own tests: real jobs against a temporary store, through `aigc.core.testing`.
+"""The markov plugin's own tests: real jobs against a temporary store, through `aigc.core.plugin_api.run_job`.
 
 Run them after `pip install -e .` (the plugin is found through its entry point): `pytest`.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aigc.core.testing import run_job
+from aigc.core.plugin_api import run_job
 
 VERSES = [
     "the cat sat on the mat and the dog sat on the log.",
@@ -29,7 +29,7 @@ def test_train_counts_every_order_and_beats_character_frequencies(tmp_path: Path
     assert trained.job.status == "succeeded", trained.job.error
     [model] = trained.models
     assert model.config["order"] == 3
-    curve = [value for key, _, value in trained.metrics if key == "heldout_bits_per_char"]
+    curve = [value for key, _, value in trained.metrics if key == "val/bits_per_char"]
     assert len(curve) == 4 and curve == sorted(curve, reverse=True)  # more context, fewer bits
 
     scored = run_job("markov", "evaluate", {"corpus": text, "model": str(model.id)}, tmp_path)
