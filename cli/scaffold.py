@@ -1,8 +1,8 @@
 """`aigc plugins new NAME`: write an installable plugin package that works on first run.
 
-The package holds a pyproject with the `aigc.plugins` entry point, the plugin class with its params,
-a tiny torch model with its three jobs, a README and a pytest file that runs real jobs through
-`aigc.core.testing`. The files come from the templates in `scaffold_image` / `scaffold_text`.
+The package holds a pyproject with the `aigc.plugins` entry point, the plugin class, its params, a
+tiny torch model with its three jobs, a README and a pytest file that runs real jobs through
+`aigc.core.plugin_api.run_job`. The files are rendered from the Jinja2 templates in `scaffold_templates/`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import re
 import shutil
 import tempfile
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from string import Template
 
 from aigc.core.errors import UsageError
 from aigc.core.plugin import CONTRACT_VERSION, Modality
@@ -89,87 +88,64 @@ def create(name: str, parent: Path, modality: str, taken: Collection[str] = ()) 
     return target
 
 
-# The generated `__init__.py` around a modality's PARAMS: the imports, then the plugin class.
-PLUGIN_HEAD = '''\
-"""${name}: ${description}.
+# The template folders: `common` for every plugin, then one per modality with its params, network,
+# jobs and tests. Each file is a Jinja2 template of the generated file.
+TEMPLATES = Path(__file__).with_name("scaffold_templates")
 
-Importing this module must stay cheap (no torch): `aigc plugins` imports it to list the plugin.
-The job methods import `jobs`, which imports torch, only when a job runs.
-"""
 
-from __future__ import annotations
+@dataclass(frozen=True)
+class Starter:
+    """What a modality's starting point is, in the README's words and example commands."""
 
-from typing import TYPE_CHECKING, ClassVar
+    description: str
+    train_example: str
+    generate_example: str
+    evaluate_example: str
 
-from pydantic import Field
 
-from aigc.core.plugin import JobParams, Modality, ModelParams, Plugin
-
-if TYPE_CHECKING:
-    from aigc.core.context import JobContext
-'''
-
-PLUGIN_CLASS = '''\
-class ${cls}(Plugin):
-    name = "${name}"
-    modality = Modality.${modality}
-    description = "${description}"
-    contract = ${contract}  # the aigc plugin contract this plugin was written for
-    queue = "cpu"  # "gpu" would send its jobs to GPU workers only; this model is fine on a CPU
-    bundled_model = None  # e.g. "default.safetensors": a file in this package, used until one is trained
-
-    TrainParams: ClassVar[type[JobParams]] = TrainParams
-    GenerateParams: ClassVar[type[JobParams]] = GenerateParams
-    EvaluateParams: ClassVar[type[JobParams]] = EvaluateParams
-
-    def train(self, ctx: JobContext, params: JobParams) -> None:
-        from ${package}.jobs import train
-
-        assert isinstance(params, TrainParams)
-        train(ctx, params)
-
-    def generate(self, ctx: JobContext, params: JobParams) -> None:
-        from ${package}.jobs import generate
-
-        assert isinstance(params, GenerateParams)
-        generate(ctx, params)
-
-    def evaluate(self, ctx: JobContext, params: JobParams) -> None:
-        from ${package}.jobs import evaluate
-
-        assert isinstance(params, EvaluateParams)
-        evaluate(ctx, params)
-'''
+STARTERS = {
+    Modality.image: Starter(
+        description="a tiny autoencoder that learns to draw soft disks (a starting point for an image plugin)",
+        train_example="-p epochs=5",
+        generate_example="-p n=16 -p seed=1",
+        evaluate_example="-p images=256",
+    ),
+    Modality.text: Starter(
+        description="a tiny character-level language model (a starting point for a text plugin)",
+        train_example="-p corpus=my_text.txt -p steps=500",
+        generate_example='-p prompt="Once upon" -p seed=1',
+        evaluate_example="-p corpus=my_text.txt",
+    ),
+}
 
 
 def render(names: Names, modality: Modality) -> dict[str, str]:
     """Relative path -> file text for the package of `names`."""
-    if modality is Modality.image:
-        from aigc.cli import scaffold_image as templates
-    else:
-        from aigc.cli import scaffold_text as templates
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
     values = {
         "name": names.plugin,
         "dist": names.dist,
         "package": names.package,
         "cls": names.cls,
         "modality": str(modality),
-        "contract": str(CONTRACT_VERSION),
+        "contract": CONTRACT_VERSION,
         "aigc_version": _aigc_version(),
-        "description": templates.DESCRIPTION,
-        "train_example": templates.TRAIN_EXAMPLE,
-        "generate_example": templates.GENERATE_EXAMPLE,
-        "evaluate_example": templates.EVALUATE_EXAMPLE,
+        **asdict(STARTERS[modality]),
     }
     files = {
-        "pyproject.toml": PYPROJECT,
-        "README.md": README,
-        f"{names.package}/__init__.py": PLUGIN_HEAD + templates.PARAMS + PLUGIN_CLASS,
-        f"{names.package}/networks.py": templates.NETWORKS,
-        f"{names.package}/jobs.py": templates.JOBS,
-        f"tests/test_{names.plugin}.py": templates.TESTS,
+        "pyproject.toml": "common/pyproject.toml.j2",
+        "README.md": "common/README.md.j2",
+        f"{names.package}/__init__.py": "common/__init__.py.j2",
+        f"{names.package}/params.py": f"{modality}/params.py.j2",
+        f"{names.package}/networks.py": f"{modality}/networks.py.j2",
+        f"{names.package}/jobs.py": f"{modality}/jobs.py.j2",
+        f"tests/test_{names.plugin}.py": f"{modality}/test_plugin.py.j2",
     }
-    return {path: Template(text).substitute(values) for path, text in files.items()}
+    return {path: env.get_template(template).render(values) for path, template in files.items()}
 
 
 def _aigc_version() -> str:
@@ -184,74 +160,3 @@ def _umask() -> int:
     os.umask(mask)
     return mask
 
-
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=69"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "${dist}"
-version = "0.1.0"
-description = "${description}"
-readme = "README.md"
-requires-python = ">=3.11"
-dependencies = ["aigc>=${aigc_version}", "torch>=2.4"]
-
-[project.optional-dependencies]
-test = ["pytest>=8"]
-
-# This entry point is what makes the package an aigc plugin: `aigc plugins` finds "${name}" through it.
-[project.entry-points."aigc.plugins"]
-${name} = "${package}:${cls}"
-
-[tool.setuptools]
-packages = ["${package}"]
-
-# Ship a default model inside the package: put the file here and set `bundled_model` on the class.
-[tool.setuptools.package-data]
-${package} = ["*.safetensors"]
-
-[tool.pytest.ini_options]
-testpaths = ["tests"]
-"""
-
-README = """\
-# ${dist}
-
-An aigc plugin: ${description}.
-
-## Install and try it
-
-In this folder:
-
-```sh
-pip install -e .  # registers the plugin through its entry point
-aigc plugins  # lists '${name}'
-aigc plugins show ${name}  # every param: type, default, limits, help
-aigc submit train --plugin ${name} ${train_example}
-aigc submit generate --plugin ${name} ${generate_example}
-aigc submit evaluate --plugin ${name} ${evaluate_example}
-```
-
-## Test it
-
-```sh
-pytest
-```
-
-The tests run real jobs against a temporary store with `aigc.core.testing.run_job`.
-
-## Layout
-
-- `${package}/__init__.py`: the plugin class `${cls}` and its params (pydantic, no torch import,
-  so listing plugins stays fast).
-- `${package}/networks.py`: the network, in one file.
-- `${package}/jobs.py`: the train, generate and evaluate jobs; they report through the `JobContext`.
-- `tests/test_${name}.py`: the tests.
-
-Written for aigc plugin contract v${contract} (`contract = ${contract}` on the class). See `docs/plugins.md`
-in aigc for the whole contract: progress and cancellation, checkpoints, results, models, devices, seeds.
-To ship a default model, export a trained one into the package
-(`aigc models export ID ${package}/default.safetensors`) and set `bundled_model = "default.safetensors"`.
-"""

@@ -75,15 +75,27 @@ def test_the_package_states_the_contract_and_its_entry_point(tmp_path: Path) -> 
     assert root == tmp_path / "aigc-my-gen"
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
         "README.md", "aigc_my_gen/__init__.py", "aigc_my_gen/jobs.py", "aigc_my_gen/networks.py",
-        "pyproject.toml", "tests/test_my_gen.py",
+        "aigc_my_gen/params.py", "pyproject.toml", "tests/test_my_gen.py",
     ]
     plugin = (root / "aigc_my_gen" / "__init__.py").read_text()
     assert "class MyGenPlugin(Plugin):" in plugin and 'name = "my_gen"' in plugin
     assert f"contract = {CONTRACT_VERSION}  #" in plugin  # the number, not the constant: it must not follow upgrades
-    assert "import torch" not in plugin
+    assert 'train = job("aigc_my_gen.jobs:train")' in plugin  # imported when a job runs: no torch here
+    assert "import torch" not in plugin + (root / "aigc_my_gen" / "params.py").read_text()
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     assert project["name"] == "aigc-my-gen"
     assert project["entry-points"]["aigc.plugins"] == {"my_gen": "aigc_my_gen:MyGenPlugin"}
+
+
+@pytest.mark.parametrize("modality", ["image", "text"])
+def test_the_package_imports_aigc_only_through_the_plugin_api(modality: str, tmp_path: Path) -> None:
+    root = create("api_only", tmp_path, modality)
+    imported = [
+        line.split()[1] for path in root.rglob("*.py") for line in path.read_text().splitlines()
+        if line.startswith(("from ", "import "))
+    ]
+    imports = [name for name in imported if name.split(".")[0] == "aigc"]
+    assert imports and set(imports) == {"aigc.core.plugin_api"}
 
 
 @pytest.mark.parametrize("name", ["3d", "my-plugin", "class", "", "naïve", "a b", "x.y", "_private"])
