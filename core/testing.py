@@ -1,6 +1,8 @@
 """Helpers for testing plugins: run a real job against a temporary store and read back what it wrote.
 
-    from aigc.core.testing import run_job
+A plugin imports them from `aigc.core.plugin_api`, which re-exports every name in `__all__` here.
+
+    from aigc.core.plugin_api import run_job
 
     def test_generates_eight(tmp_path):
         outcome = run_job("myplugin", "generate", {"n": 8}, tmp_path)

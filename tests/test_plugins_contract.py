@@ -197,3 +197,29 @@ def test_job_refuses_a_malformed_target_or_a_name_that_is_no_job():
         assert "a job is named train, generate or evaluate" in str(exc.__cause__ or exc)
     else:
         raise AssertionError("job() was accepted under a name that is no job")
+
+
+def test_the_plugin_api_exports_what_it_lists_and_imports_nothing_heavy():
+    script = (
+        "import sys, aigc.core.plugin_api as api\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'numpy', 'PIL', 'sqlalchemy') if m in sys.modules))\n"
+        "missing = [name for name in api.__all__ if getattr(api, name, None) is None]\n"
+        "print(missing, sorted(set(api.__all__) - set(dir(api))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "[] []"]
+
+
+def test_built_in_plugins_and_the_example_import_aigc_core_only_through_the_plugin_api():
+    root = Path(__file__).resolve().parent.parent
+    imports = {
+        f"{path.relative_to(root)}: {line.strip()}"
+        for folder in ("plugins", "examples")
+        for path in (root / folder).rglob("*.py")
+        for line in path.read_text().splitlines()
+        if line.strip().startswith(("from aigc.core", "import aigc.core"))
+    }
+    assert imports and all(line.split(": ", 1)[1].startswith("from aigc.core.plugin_api import") for line in imports), [
+        line for line in imports if "plugin_api" not in line
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import subprocess
 import sys
 import tomllib
 from collections.abc import Callable, Iterator
@@ -152,6 +153,21 @@ def test_cli_refuses_bad_names_existing_folders_and_taken_names_in_one_line(
     code, _, err = aigc(capsys, "plugins", "new", "demo", "--dir", str(tmp_path / "file"))
     assert (code, err.splitlines()) == (2, [f"error: --dir {tmp_path / 'file'} is not a folder"])
     assert [p.name for p in parent.iterdir()] == ["aigc-demo"]
+
+
+def test_plugins_new_imports_neither_torch_nor_transformers(tmp_path: Path) -> None:
+    script = (
+        "import sys\nfrom aigc.cli.main import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+        "    print('HEAVY', sorted(m for m in ('torch', 'transformers') if m in sys.modules), file=sys.stderr)\n"
+    )
+    for modality in ("image", "text"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, "plugins", "new", f"lean_{modality}", "--modality", modality, "--dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "HEAVY []" in done.stderr
+        assert (tmp_path / f"aigc-lean-{modality}" / f"aigc_lean_{modality}" / "jobs.py").is_file()
 
 
 def test_nothing_is_left_behind_when_writing_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
