@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -118,6 +119,20 @@ def cli(settings: Settings, *args: str, env: dict[str, str] | None = None, timeo
         text=True,
         timeout=timeout,
     )
+
+
+def write_module(path: Path, source: str) -> None:
+    """Write a Python module that this process or an earlier subprocess may already have imported.
+
+    Python reuses a cached .pyc while the source's size and mtime (in whole seconds) match what it
+    recorded, so a rewrite of the same length within the same second would run the old code. Deleting the
+    module's cached bytecode holds whoever imported it first and whatever PYTHONDONTWRITEBYTECODE says;
+    new module names would not do for a test that upgrades one package in place.
+    """
+    path.write_text(source)
+    for cached in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+        cached.unlink()
+    importlib.invalidate_caches()  # this process's finders may have listed the folder before the write
 
 
 # Session fixtures shared by several modules are defined once, here: a module that imported them
