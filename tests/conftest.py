@@ -1,8 +1,10 @@
-"""Fixtures shared by the suite: an isolated aigc home, the toy plugins, and real SQLite/PostgreSQL stores."""
+"""Fixtures shared by the suite: an isolated aigc home, the toy plugins, the committed test data, and real
+SQLite/PostgreSQL stores."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +20,8 @@ from aigc.core.config import Settings
 
 TESTS = Path(__file__).parent
 TOY_PLUGINS = TESTS / "toy_plugins"
-SHARED_DATA = Path(os.environ.get("AIGC_SHARED_DATA") or TESTS.parent.parent / "shared" / "data")
+# Small subsets of public data sets, committed so that a fresh clone tests its models (tests/data/README.md).
+TEST_DATA = TESTS / "data"
 POSTGRES_ADMIN_URL = os.environ.get("AIGC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -69,6 +73,24 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """An MNIST folder of 2,000 labelled digits (IDX, gzip) that no bundled model trained on."""
+    return TEST_DATA / "mnist"
+
+
+@pytest.fixture(scope="session")
+def shakespeare() -> Path:
+    """A UTF-8 text file: the first 99,843 characters of Tiny Shakespeare."""
+    return TEST_DATA / "tinyshakespeare.txt"
+
+
+@pytest.fixture(scope="session")
+def compose_schema() -> dict[str, Any]:
+    """The Compose Specification's JSON schema."""
+    return json.loads((TEST_DATA / "compose-spec.json").read_text())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
