@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,17 +21,6 @@ TESTS = Path(__file__).parent
 TOY_PLUGINS = TESTS / "toy_plugins"
 # Small subsets of public data sets, committed so that a fresh clone tests its models (tests/data/README.md).
 TEST_DATA = TESTS / "data"
-POSTGRES_ADMIN_URL = os.environ.get("AIGC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def need(condition: bool, what: str) -> None:
-    """A test that needs a missing service or file fails in CI and is skipped elsewhere."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI but missing")
-    pytest.skip(f"{what} is missing")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -48,31 +36,6 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield
     os.environ.clear()
     os.environ.update(saved)
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A scratch database on the real PostgreSQL, migrated with `aigc db upgrade`'s code, dropped after."""
-    from sqlalchemy import create_engine, text
-
-    name = f"aigc_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means no server to test against
-        need(False, f"PostgreSQL at {POSTGRES_ADMIN_URL} ({exc.__class__.__name__})")
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    from aigc.core.store.engine import migrate
-
-    migrate(url)
-    yield url
-    from aigc.core.store.engine import dispose_all
-
-    dispose_all()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -99,9 +62,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     base = replace(Settings.from_env(), artifacts=tmp_path / "artifacts", broker_url=None)
     if request.param == "sqlite":
         return replace(base, database_url=f"sqlite:///{tmp_path / 'aigc.db'}")
-    url = request.getfixturevalue("postgres_url")
-    _empty(url)
-    return replace(base, database_url=url)
+    return replace(base, database_url=request.getfixturevalue("empty_postgres_url"))
 
 
 @pytest.fixture
@@ -112,17 +73,6 @@ def sqlite_settings(tmp_path: Path) -> Settings:
         artifacts=tmp_path / "artifacts",
         broker_url=None,
     )
-
-
-def _empty(url: str) -> None:
-    from sqlalchemy import text
-
-    from aigc.core.store.engine import engine_for
-    from aigc.core.store.models import Base
-
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine_for(url).begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
@@ -157,6 +107,6 @@ def write_module(path: Path, source: str) -> None:
     importlib.invalidate_caches()  # this process's finders may have listed the folder before the write
 
 
-# Session fixtures shared by several modules are defined once, here: a module that imported them
+# Session fixtures shared by several modules are registered once, here: a module that imported them
 # would get its own session-long copy (each holding a Redis DB of the five that test runs share).
-from worker_fixtures import pg_url, redis_db  # noqa: E402, F401
+from service_fixtures import empty_postgres_url, postgres_url, redis_db  # noqa: E402, F401
