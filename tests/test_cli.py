@@ -172,19 +172,12 @@ def test_unreachable_database_is_one_clear_line(sqlite_settings):
     assert bad.returncode == 2 and bad.stderr.startswith("error: invalid database URL 'nonsense'")
 
 
-def test_db_upgrade_on_fresh_postgres_then_refuses_nothing(postgres_url, tmp_path):
-    from sqlalchemy import create_engine, text
+def test_db_upgrade_on_fresh_postgres_then_refuses_nothing(tmp_path):
+    import os
 
-    from conftest import POSTGRES_ADMIN_URL
+    from service_fixtures import scratch_database
 
-    name = f"aigc_upgrade_{int(time.time() * 1000)}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        import os
-
+    with scratch_database("aigc_upgrade") as url:
         env = dict(os.environ, AIGC_DATABASE_URL=url, AIGC_ARTIFACTS=str(tmp_path))
         before = subprocess.run([sys.executable, "-m", "aigc.cli", "jobs", "list"], env=env, capture_output=True, text=True)
         assert before.returncode == 2 and "run `aigc db upgrade`" in before.stderr
@@ -194,10 +187,6 @@ def test_db_upgrade_on_fresh_postgres_then_refuses_nothing(postgres_url, tmp_pat
         assert "already at revision" in again.stdout
         works = subprocess.run([sys.executable, "-m", "aigc.cli", "submit", "generate", "--plugin", "toy"], env=env, capture_output=True, text=True)
         assert works.returncode == 0, works.stderr
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_fresh_sqlite_file_migrates_itself(tmp_path):

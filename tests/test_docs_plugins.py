@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from conftest import write_module
 from plugin_fixtures import REPO, UserShell, user_shell  # noqa: F401
 
 DOC = REPO / "docs" / "plugins.md"
@@ -78,7 +79,7 @@ def run_block(block: Block, term: Terminal) -> None:
     if block.lang == "python" and "file" in block.attrs:
         path = term.cwd / block.attrs["file"]
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(block.body)
+        write_module(path, block.body)  # so that a later block may rewrite it
     elif block.lang == "python":
         script = term.cwd / f"block_{block.line}.py"
         script.write_text(block.body)

@@ -13,7 +13,7 @@ from pathlib import Path
 from aigc.core.plugin import CONTRACT_VERSION
 from aigc.core.store import Store, queries
 from aigc.core.testing import submit
-from conftest import cli, env_for
+from conftest import cli, env_for, write_module
 
 NEXT = CONTRACT_VERSION + 1
 REASON = f"written for plugin contract v{NEXT}; this aigc implements v{CONTRACT_VERSION}"
@@ -52,7 +52,8 @@ def install(site: Path, name: str, contract: int, mark: Path) -> dict[str, str]:
     """The plugin as an installed distribution (package + .dist-info on PYTHONPATH), as pip lays it out."""
     package = site / f"pkg_{name}"
     package.mkdir(parents=True, exist_ok=True)
-    (package / "__init__.py").write_text(PLUGIN.format(name=name, contract=contract, mark=str(mark)))
+    # The upgrade test rewrites this module in place, with the same length, within a second.
+    write_module(package / "__init__.py", PLUGIN.format(name=name, contract=contract, mark=str(mark)))
     dist = site / f"pkg_{name}-1.0.dist-info"
     dist.mkdir(exist_ok=True)
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: pkg-{name}\nVersion: 1.0\n")
@@ -128,7 +129,7 @@ def test_submit_helper_refuses_a_plugin_for_another_contract(sqlite_settings, tm
 
     future = tmp_path / "plugins"
     future.mkdir()
-    (future / "future_dropin.py").write_text(PLUGIN.format(name="future_dropin", contract=NEXT, mark=str(tmp_path / "ran")))
+    write_module(future / "future_dropin.py", PLUGIN.format(name="future_dropin", contract=NEXT, mark=str(tmp_path / "ran")))
     settings = replace(sqlite_settings, plugin_path=(future,))
     discover.cache_clear()
     try:

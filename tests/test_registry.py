@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import cli, env_for
+from conftest import cli, env_for, write_module
 
 ENTRY_PLUGIN = '''
 from pydantic import Field
@@ -34,7 +34,7 @@ def install_entry_point_package(root: Path, plugin_name: str = "entryplug") -> d
     """Lay out a package and its .dist-info as pip would install it; return PYTHONPATH for it."""
     package = root / "toyentry"
     package.mkdir(parents=True)
-    (package / "__init__.py").write_text(ENTRY_PLUGIN.format(name=plugin_name))
+    write_module(package / "__init__.py", ENTRY_PLUGIN.format(name=plugin_name))
     dist = root / "toyentry-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toyentry\nVersion: 1.0\n")

@@ -18,7 +18,7 @@ from aigc.cli.serve import create_app
 from aigc.core.images import read_png_text
 from aigc.core.jobs import wait_for
 from aigc.core.store import Store, queries
-from worker_fixtures import flushdb
+from service_fixtures import flushdb
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from aigc.core.testing import temporary_settings
-from conftest import env_for, need
+from conftest import env_for
+from service_fixtures import need
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -34,8 +35,12 @@ SLOW = 120_000  # ms: a first GAN job imports torch in the server on this loaded
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    need(CHROMIUM.exists(), "chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    need(importlib.util.find_spec("playwright") is not None, "Playwright for Python (pip install playwright)")
+    need(
+        CHROMIUM.exists(),
+        f"Debian's chromium at {CHROMIUM}",
+        "`apt-get install -y chromium` (as root, `bash scripts/test.sh` does it)",
+    )
+    need(importlib.util.find_spec("playwright") is not None, "Playwright for Python", "`pip install -e '.[test]'`")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

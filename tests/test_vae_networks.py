@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 
-import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from aigc.plugins.vae.networks import VAE, VaeConfig, importance_weighted_nll, loss_terms  # noqa: E402
+from aigc.plugins.vae.networks import VAE, VaeConfig, importance_weighted_nll, loss_terms
 
 
 def tiny_model(seed: int = 0) -> VAE:

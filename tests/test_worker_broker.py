@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from worker_fixtures import Cluster, cluster, flushdb, wait_until  # noqa: F401
+from service_fixtures import flushdb
+from worker_fixtures import Cluster, cluster, wait_until  # noqa: F401
 
 
 def _aigc(c: Cluster, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ JOBS = 48
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_four_worker_processes_write_one_store(backend: str, tmp_path: Path, redis_db: int, request: pytest.FixtureRequest) -> None:  # noqa: F811
-    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    url = request.getfixturevalue("empty_postgres_url") if backend == "postgresql" else None
     c = Cluster(tmp_path, redis_db, database_url=url)
     try:
         worker = c.start("--gpus", "none", "--concurrency", "4", name="four")

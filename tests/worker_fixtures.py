@@ -1,5 +1,5 @@
-"""Fixtures for the distributed tests: a private Redis DB, a scratch PostgreSQL database, a drop-in toy
-plugin, and a `Cluster` that submits jobs and starts real worker processes against them.
+"""Fixtures for the distributed tests: a drop-in toy plugin, and a `Cluster` that submits jobs and starts
+real worker processes against a store and a private Redis DB (service_fixtures.py).
 
 Everything is real: Redis on 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432, `aigc worker` and
 `celery worker` subprocesses killed with SIGKILL. With CI=true a missing service fails the test.
@@ -7,15 +7,12 @@ Everything is real: Redis on 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432, `aigc
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,10 +21,9 @@ from typing import Any
 import pytest
 
 from aigc.core.config import Settings
+from conftest import write_module
+from service_fixtures import REDIS_HOST, REDIS_PORT, flushdb
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-POSTGRES_ADMIN = os.environ.get("AIGC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 LEASE_S = 3.0
 
 TOY_PLUGIN = '''
@@ -102,14 +98,6 @@ class WToy(Plugin):
 '''
 
 
-def need(ok: bool, what: str) -> None:
-    if ok:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI but missing")
-    pytest.skip(f"{what} is missing")
-
-
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -121,66 +109,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: f
         time.sleep(every)
 
 
-@pytest.fixture(scope="session")
-def redis_db() -> Iterator[int]:
-    """A Redis DB number (11-15) no other test run on this machine holds, emptied before each use."""
-    try:
-        socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=2).close()
-    except OSError:
-        need(False, f"Redis at {REDIS_HOST}:{REDIS_PORT}")
-    for db in range(11, 16):
-        lock = open(f"/tmp/aigc-test-redis-db{db}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            continue
-        try:
-            yield db
-        finally:
-            lock.close()
-        return
-    pytest.fail("Redis DBs 11-15 are all held by other test runs")
-
-
-def flushdb(db: int) -> None:
-    import redis
-
-    redis.Redis(REDIS_HOST, REDIS_PORT, db=db).flushdb()
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A scratch PostgreSQL database of our own, migrated with `aigc db upgrade`'s code, dropped after."""
-    from sqlalchemy import create_engine, text
-
-    from aigc.core.store.engine import migrate
-
-    name = f"aigc_worker_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - no server to test against
-        need(False, f"PostgreSQL at {POSTGRES_ADMIN} ({type(exc).__name__})")
-    url = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
-    yield url
-    from aigc.core.store.engine import dispose_all
-
-    dispose_all()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 class Cluster:
     """One store + one Redis DB + the worker processes a test starts; submits jobs in-process."""
 
     def __init__(self, root: Path, redis_db: int, database_url: str | None = None, **env: str) -> None:
         plugins = root / "plugins"
         plugins.mkdir(parents=True, exist_ok=True)
-        (plugins / "wtoy.py").write_text(textwrap.dedent(TOY_PLUGIN))
+        write_module(plugins / "wtoy.py", textwrap.dedent(TOY_PLUGIN))
         self.root = root
         self.broker = f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}"
         self.redis_db = redis_db
