@@ -45,7 +45,7 @@ def end_to_end(n: int, seed: int) -> float:
 def phases(n: int, seed: int) -> dict[str, float]:
     """Seconds spent drawing latents, in the generator, and encoding PNGs, for the bundled model."""
     from aigc.core.context import LoadedModel
-    from aigc.core.models import _bundled_config
+    from aigc.core.catalog import _bundled_config
     from aigc.plugins.gan import GanPlugin
     from aigc.plugins.gan.generation import BATCH, one_cpu_thread
     from aigc.plugins.gan.png import encode_grey_png

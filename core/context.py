@@ -64,7 +64,6 @@ class LoadedModel:
     format: str
     sha256: str
     config: Mapping[str, Any]
-    bundled: bool
 
 
 class JobContext:
@@ -107,7 +106,6 @@ class JobContext:
         self.pending_metrics: list[tuple[str, int, float]] = []
         self.pending_models: list[PendingModel] = []
         self.summary: dict[str, Any] = {}
-        self.last_progress: Progress | None = None
 
     # -- where the job runs -------------------------------------------------------------------
     @property
@@ -125,7 +123,6 @@ class JobContext:
     def progress(self, done: float, total: float, **info: float | str) -> None:
         """Report progress; also the point where a cancel request or a lost lease stops the job."""
         report = Progress(done, total, info)
-        self.last_progress = report
         if self._interrupted is not None and self._interrupted.is_set():
             raise JobCancelled("interrupted (Ctrl-C)")
         if self._on_progress is not None:

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aigc.core import models as model_catalog
-from aigc.core.errors import MalformedJobId
+from aigc.core import catalog
+from aigc.core.errors import MalformedJobId, UnknownJob
 from aigc.core.params import validate_params
 from aigc.core.plugin import JobKind
 from aigc.core.registry import get_plugin
-from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
+from aigc.core.store import MAX_ID, Job, JobStatus, Store, lifecycle, queries
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ def parse_job_id(raw: str | int) -> int:
     text = str(raw).strip()
     if not text.isdigit() or int(text) <= 0:
         raise MalformedJobId(str(raw))
+    if int(text) > MAX_ID:
+        raise UnknownJob(int(text))  # said without asking the database, which cannot even hold the number
     return int(text)
 
 
@@ -42,7 +44,7 @@ def create_job(store: Store, submission: Submission) -> Job:
     with store.transaction() as session:
         model_id = None
         if "model" in values:
-            ref = model_catalog.resolve_ref(session, plugin, values["model"])
+            ref = catalog.resolve_ref(session, plugin, values["model"])
             model_id = values["model"] = ref.id  # pinned: a later training run does not change this job
         return lifecycle.create_job(
             session,

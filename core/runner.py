@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from aigc.core import models as model_catalog
+from aigc.core import catalog
 from aigc.core.config import Settings
 from aigc.core.context import ContextBackend, JobContext, LoadedModel, PendingModel, Progress
 from aigc.core.errors import AigcError, JobCancelled, LeaseLost
@@ -193,8 +193,8 @@ class StoreBackend(ContextBackend):
     def load_model(self, ctx: JobContext, model: str | None) -> LoadedModel:
         assert self.plugin is not None
         with self.store.transaction() as session:
-            ref = model_catalog.resolve_ref(session, self.plugin, model)
-            return model_catalog.load(session, self.store.artifacts, self.plugin, ref.id)
+            ref = catalog.resolve_ref(session, self.plugin, model)
+            return catalog.load(session, self.store.artifacts, self.plugin, ref.id)
 
     def scratch_dir(self, ctx: JobContext) -> Path:
         if self._scratch is None:

@@ -12,7 +12,6 @@ from aigc.cli.serve import actions, views
 from aigc.cli.serve.cluster import cluster
 from aigc.cli.serve.files import content, file_name, zip_stream
 from aigc.cli.serve.schemas import (
-    MAX_ID,
     CancelOut,
     ClusterOut,
     ErrorOut,
@@ -22,14 +21,13 @@ from aigc.cli.serve.schemas import (
     PluginDetail,
     PluginOut,
     ResultOut,
-    StatusName,
     SubmitIn,
 )
 from aigc.core.errors import UsageError
 from aigc.core.jobs import Submission
 from aigc.core.plugin import JobKind
 from aigc.core.registry import discover, get_plugin
-from aigc.core.store import queries
+from aigc.core.store import MAX_ID, JobStatus, queries
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "no such job, plugin, model or result"},
@@ -97,7 +95,7 @@ def submit(body: SubmitIn, srv: Srv) -> dict[str, Any]:
 @router.get("/jobs", response_model=list[JobOut], summary="The newest jobs, newest first (aigc jobs list)")
 def list_jobs(
     srv: Srv,
-    status: StatusName | None = None,
+    status: JobStatus | None = None,
     plugin: PluginFilter = None,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only jobs older than this id (paging)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,

@@ -11,13 +11,12 @@ from aigc.cli.serve import actions, views
 from aigc.cli.serve.cluster import cluster
 from aigc.cli.serve.forms import form_fields, parse_form, posted_values
 from aigc.cli.serve.plot import line_chart
-from aigc.cli.serve.schemas import MAX_ID
 from aigc.cli.serve.security import COOKIE, safe_next
 from aigc.core.errors import UsageError
 from aigc.core.jobs import Submission
 from aigc.core.plugin import JobKind
 from aigc.core.registry import discover, get_plugin
-from aigc.core.store import queries
+from aigc.core.store import MAX_ID, JobStatus, queries
 
 router = APIRouter(include_in_schema=False)
 PAGE = 1000  # results shown per page of a job; the thumbnails load lazily
@@ -43,14 +42,14 @@ def home() -> RedirectResponse:
 
 
 def _jobs_context(srv: Any, status: str | None, plugin: str | None, before: int | None, limit: int) -> dict[str, Any]:
-    status = status if status in views.STATUSES else None
+    status = status if status in set(JobStatus) else None
     with srv.store.transaction() as session:
         jobs = views.list_jobs(session, status=status, plugin=plugin or None, before=before, limit=limit)
         counts = views.status_counts(session, plugin or None)
         plugins = views.job_plugins(session)
     older = jobs[-1].id if len(jobs) == limit else None
     return dict(jobs=jobs, counts=counts, plugins=plugins, status=status, plugin=plugin, older=older,
-                limit=limit, statuses=views.STATUSES, before=before)
+                limit=limit, statuses=list(JobStatus), before=before)
 
 
 Limit = Annotated[int, Query(ge=1, le=500)]

@@ -12,8 +12,6 @@ from sqlalchemy.orm import Session
 from aigc.core.registry import PluginEntry
 from aigc.core.store import Job, Metric, Result, Store, queries
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-
 
 def list_jobs(
     session: Session, *, status: str | None, plugin: str | None, before: int | None, limit: int
@@ -120,7 +118,7 @@ class ModelView:
 
 
 def models(session: Session, entries: dict[str, PluginEntry], plugin: str | None = None) -> list[ModelView]:
-    from aigc.core.models import BUNDLED, bundled_models
+    from aigc.core.catalog import BUNDLED, bundled_models
 
     trained = queries.models_of(session, plugin)
     sources = {m.source_job_id for m in trained if m.source_job_id is not None}
