@@ -127,7 +127,7 @@ class BenchCluster:
         return process
 
     def wait_ready(self, count: int, timeout: float = 120) -> None:
-        from aigc.worker.presence import live_workers
+        from aigc.core.store.workers import live_workers
 
         deadline = time.monotonic() + timeout
         while len(live_workers(self.store, 30)) < count:

@@ -269,7 +269,7 @@ class Cluster:
 
     def wait_ready(self, count: int = 1, timeout: float = 60) -> None:
         from aigc.core.store import Store
-        from aigc.worker.presence import live_workers
+        from aigc.core.store.workers import live_workers
 
         wait_until(lambda: len(live_workers(Store(self.settings), 10)) >= count, timeout, f"{count} live worker(s)")
 

@@ -60,16 +60,17 @@ class Heartbeat(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        from aigc.worker import presence, reaper
+        from aigc.core.store import workers
+        from aigc.worker import reaper
 
         node, rounds = self.node, 0
         while True:
             try:
-                if not presence.beat(node.store, node.name):
-                    presence.register(node.store, node.name, _device(), node.queues)
+                if not workers.beat(node.store, node.name):
+                    workers.register(node.store, node.name, _device(), node.queues)
                 reaper.reap(node.store, node.app, resend_after_s=node.ws.resend_after_s)
                 if rounds % 1000 == 0:
-                    presence.forget_old(node.store)
+                    workers.forget_old(node.store)
             except Exception as exc:  # the store or broker blinked: try again next beat
                 log.warning("heartbeat/reaper round failed: %s", exc)
             rounds += 1
@@ -149,9 +150,12 @@ def _on_shutting_down(how: str = "Warm", **_kw) -> None:  # type: ignore[no-unty
 
 
 def _drain(window_s: float) -> None:
+    from aigc.core.store import workers
+
+    assert _node is not None
     deadline = time.monotonic() + window_s
     while time.monotonic() < deadline:
-        if not _running_here():
+        if not workers.runs_jobs(_node.store, _node.name):
             return
         time.sleep(0.5)
     try:
@@ -163,26 +167,13 @@ def _drain(window_s: float) -> None:
         log.warning("soft-shutdown window (%.0f s) over: job(s) %s handed back to the queue", window_s, released)
 
 
-def _running_here() -> bool:
-    from sqlalchemy import func, select
-
-    from aigc.core.store import Job, JobStatus
-
-    assert _node is not None
-    with _node.store.transaction() as session:
-        count = session.execute(
-            select(func.count()).where(Job.status == JobStatus.running, Job.worker == _node.name)
-        ).scalar_one()
-    return count > 0
-
-
 @signals.worker_shutdown.connect
 def _on_shutdown(**_kw) -> None:  # type: ignore[no-untyped-def]
-    from aigc.worker import presence
+    from aigc.core.store import workers
 
     if _node is not None:
         _node.heartbeat.stop()
         try:
-            presence.stopped(_node.store, _node.name)
+            workers.stopped(_node.store, _node.name)
         except Exception as exc:  # noqa: BLE001 - a missing stop mark only ages out
             log.warning("could not mark worker %s stopped: %s", _node.name, exc)

@@ -101,7 +101,7 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> list[dict[str, Any]]:
     with srv.store.transaction() as session:
-        jobs = views.list_jobs(session, status=status, plugin=plugin, before=before, limit=limit)
+        jobs = queries.list_jobs(session, status=status, plugin=plugin, before=before, limit=limit)
     return [job_dict(j) for j in jobs]
 
 
@@ -128,7 +128,7 @@ def rerun_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
 def job_metrics(job_id: JobId, srv: Srv) -> list[dict[str, Any]]:
     with srv.store.transaction() as session:
         queries.get_job(session, job_id)
-        series = views.metric_series(session, job_id)
+        series = queries.metric_series(session, job_id)
     return [{"key": key, "step": step, "value": value} for key, points in series.items() for step, value in points]
 
 
@@ -141,7 +141,7 @@ def list_results(
 ) -> list[dict[str, Any]]:
     with srv.store.transaction() as session:
         queries.get_job(session, job_id)
-        infos = views.result_infos(session, job_id, offset=offset, limit=limit)
+        infos = queries.result_infos(session, job_id, offset=offset, limit=limit)
     return [
         {
             "index": r.index, "kind": r.kind, "role": r.role, "mime": r.mime, "bytes": r.size, "text": r.text,
@@ -177,7 +177,7 @@ def result_file(
 
     with srv.store.transaction() as session:
         queries.get_job(session, job_id)
-        row = views.result_row(session, job_id, index)
+        row = queries.get_result(session, job_id, index)
     if row is None:
         raise HTTPException(404, f"job {job_id} has no result {index}")
     body, media_type, inline = content(row)
