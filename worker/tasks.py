@@ -8,7 +8,6 @@ requeue after a lost pool child, or from the reaper cost a refused claim and not
 from __future__ import annotations
 
 import logging
-import uuid
 
 from aigc.worker.app import TASK_NAME, app
 
@@ -20,12 +19,12 @@ def run_job(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
     from aigc.core.config import Settings
     from aigc.core.runner import run_job as run_attempt
     from aigc.core.store import JobStatus, Store
+    from aigc.core.store.lifecycle import LeaseOwner
 
     settings = Settings.from_env()
     store = Store(settings)
-    node = self.request.hostname or "worker"
     # The node name becomes the job's `worker` column: `aigc workers` joins on it.
-    status = run_attempt(job_id, settings=settings, owner=f"{node}:{uuid.uuid4().hex[:8]}")
+    status = run_attempt(job_id, settings=settings, owner=LeaseOwner.new(self.request.hostname or "worker"))
     if status == JobStatus.running:
         # Still running after our turn: another live attempt holds the lease (or took it over from us).
         log.info("job %s: delivery dropped, held by another attempt", job_id)
