@@ -136,13 +136,12 @@ class BenchCluster:
             time.sleep(0.1)
 
     def submit(self, plugin: str, params: dict[str, Any] | None = None, *, send: bool = True) -> Any:
-        from aigc.core.jobs import Submission, create_job
+        from aigc.core.jobs import Submission, create_job, start
         from aigc.core.plugin import JobKind
-        from aigc.worker.dispatch import dispatch
 
         job = create_job(self.store, Submission(JobKind.generate, plugin, dict(params or {})))
         if send:
-            dispatch(self.store, [job])
+            start(self.store, [job])
         return job
 
     def status(self, job_id: int) -> Any:

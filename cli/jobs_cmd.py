@@ -116,3 +116,18 @@ def follow(store: Store, job_id: int, enabled: bool = True) -> Job:
     with JobProgress(job_id, "", enabled=enabled) as bar:
         return wait_for(store, job_id, on_update=lambda j: bar.update(j.progress, j.progress_info, j.status))
 
+
+@app.command("recover")
+def recover() -> None:
+    """Requeue jobs whose worker died, and send every queued job to the broker again (after a Redis loss).
+
+    Safe to run at any time: a job sent twice still runs once.
+    """
+    from aigc.core.recovery import recover as recover_jobs
+    from aigc.core.store import Store
+
+    recovery = recover_jobs(Store.from_env())
+    for label, ids in (("requeued (worker died)", recovery.requeued), ("failed (out of attempts)", recovery.failed), ("sent", recovery.resent)):
+        if ids:
+            err.print(f"{label}: {', '.join(str(i) for i in ids)}")
+    out.print(f"{len(recovery.requeued)} requeued, {len(recovery.failed)} failed, {len(recovery.resent)} sent")

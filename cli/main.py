@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from aigc.cli import db_cmd, jobs_cmd, models_cmd, plugins_cmd, results_cmd, serve_cmd, submit_cmd, worker_cmd
+from aigc.cli import cluster_cmd, db_cmd, jobs_cmd, models_cmd, plugins_cmd, results_cmd, serve_cmd, submit_cmd, worker_cmd
 
 app = typer.Typer(
     name="aigc",
@@ -23,8 +23,7 @@ app.command("results")(results_cmd.results)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")
 app.command("worker")(worker_cmd.worker)
-app.command("workers")(worker_cmd.workers)
-jobs_cmd.app.command("recover")(worker_cmd.recover)
+app.command("workers")(cluster_cmd.workers)
 app.command("serve")(serve_cmd.serve)
 
 

@@ -34,3 +34,8 @@ class Settings:
             lease_seconds=float(os.environ.get("AIGC_LEASE_SECONDS", "30")),
             max_attempts=int(os.environ.get("AIGC_MAX_ATTEMPTS", "3")),
         )
+
+    @property
+    def heartbeat_s(self) -> float:
+        """How often a worker beats and reaps: a third of a lease, so a dead worker's jobs wait one lease."""
+        return max(0.5, self.lease_seconds / 3)

@@ -25,14 +25,15 @@ class _Node:
     def __init__(self, name: str, queues: list[str]) -> None:
         from aigc.core.config import Settings
         from aigc.core.store import Store
-        from aigc.worker.app import app_for
         from aigc.worker.config import WorkerSettings
+        from aigc.worker.dispatch import CeleryDispatcher
 
         settings = Settings.from_env()
         self.name, self.queues = name, queues
         self.store = Store(settings)
         self.ws = WorkerSettings.from_env(settings)
-        self.app = app_for(settings)
+        self.dispatcher = CeleryDispatcher(settings)
+        self.app = self.dispatcher.app
         self.heartbeat = Heartbeat(self)
 
 
@@ -43,13 +44,11 @@ def release_running() -> list[int]:
     """Hand every job this worker runs back to the queue (stopping them at their next progress point)."""
     if _node is None:
         return []
+    from aigc.core.recovery import load_jobs
     from aigc.core.store import lifecycle
-    from aigc.worker.dispatch import dispatch
-    from aigc.worker.reaper import load_jobs
 
     released = lifecycle.release_jobs_of(_node.store, _node.name)
-    if released:
-        dispatch(_node.store, load_jobs(_node.store, released), app=_node.app)
+    _node.dispatcher.send(_node.store, load_jobs(_node.store, released))
     return released
 
 
@@ -60,15 +59,15 @@ class Heartbeat(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        from aigc.core.recovery import reap
         from aigc.core.store import workers
-        from aigc.worker import reaper
 
         node, rounds = self.node, 0
         while True:
             try:
                 if not workers.beat(node.store, node.name):
                     workers.register(node.store, node.name, _device(), node.queues)
-                reaper.reap(node.store, node.app, resend_after_s=node.ws.resend_after_s)
+                reap(node.store, node.dispatcher, resend_after_s=node.ws.resend_after_s)
                 if rounds % 1000 == 0:
                     workers.forget_old(node.store)
             except Exception as exc:  # the store or broker blinked: try again next beat

@@ -12,6 +12,7 @@ from aigc.cli.serve.cluster import cluster
 from aigc.cli.serve.forms import form_fields, parse_form, posted_values
 from aigc.cli.serve.plot import line_chart
 from aigc.cli.serve.security import COOKIE, safe_next
+from aigc.core.dispatch import uses_broker
 from aigc.core.errors import UsageError
 from aigc.core.jobs import Submission
 from aigc.core.plugin import JobKind
@@ -138,7 +139,7 @@ def _plugin_forms(srv: Any, name: str, values: dict[str, dict[str, Any]]) -> dic
     with srv.store.transaction() as session:
         choices = views.model_choices(session, plugin.name)
     forms = {str(k): form_fields(plugin.params_model(k), values.get(str(k)), choices) for k in JobKind}
-    return dict(plugin=plugin, forms=forms, broker=srv.store.settings.broker_url is not None)
+    return dict(plugin=plugin, forms=forms, broker=uses_broker(srv.store.settings))
 
 
 @router.get("/plugins/{name}")
