@@ -9,7 +9,6 @@ duplicates a row.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -262,7 +261,9 @@ class ContextBackend:
 def resolve_device(requested: str) -> str:
     """"auto" means AIGC_DEVICE if set (a node's operator decides), else CUDA when present, else CPU."""
     if requested == "auto":
-        requested = os.environ.get("AIGC_DEVICE", "auto")
+        from aigc.core.config import environment
+
+        requested = environment().device
     if requested != "auto":
         return requested
     import torch

@@ -26,6 +26,10 @@ class UsageError(AigcError):
     exit_code = 2
 
 
+class InvalidSetting(UsageError):
+    """An AIGC_* variable holds a value aigc cannot use; the message names it and what it accepts."""
+
+
 class UnknownPlugin(UsageError):
     def __init__(self, name: str, available: list[str]) -> None:
         listed = ", ".join(sorted(available)) or "none installed"

@@ -97,9 +97,12 @@ class Heartbeat(threading.Thread):
 
 
 def _device() -> str:
-    # Set by `aigc worker` from nvidia-smi; the worker itself never touches CUDA just to describe itself.
-    if os.environ.get("AIGC_WORKER_DEVICE"):
-        return os.environ["AIGC_WORKER_DEVICE"]
+    from aigc.core.config import environment
+
+    # Set by `aigc worker` from NVML; the worker itself never touches CUDA just to describe itself.
+    described = environment().worker_device
+    if described:
+        return described
     pinned = os.environ.get("CUDA_VISIBLE_DEVICES")
     if pinned is None:
         return "auto"
