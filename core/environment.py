@@ -32,7 +32,8 @@ class Environment(BaseSettings):
     # Where the embedded store, artifacts and data sets live.
     home: Path | None = Field(None, description="a folder (default: the user data dir)")
     database_url: str | None = Field(
-        None, description="a database URL such as postgresql://user:password@host/aigc (default: sqlite:///<AIGC_HOME>/aigc.db)"
+        None,
+        description="a database URL such as postgresql://user:password@host/aigc (default: sqlite:///<AIGC_HOME>/aigc.db)",
     )
     artifacts: Path | None = Field(None, description="a folder (default: <AIGC_HOME>/artifacts)")
     # Unset: every job runs in the process that starts it.
@@ -155,6 +156,5 @@ def effective() -> list[EffectiveSetting]:
         "data_dir": str(env.data_dir or home / "data"),
         "mnist_mirror": masked(env.mnist_mirror).split(",") if env.mnist_mirror else None,
     }
-    return [
-        EffectiveSetting(variable(name), values[name], name in env.model_fields_set) for name in Environment.model_fields
-    ]
+    fields = Environment.model_fields
+    return [EffectiveSetting(variable(name), values[name], name in env.model_fields_set) for name in fields]

@@ -25,7 +25,12 @@ def get_job(session: Session, job_id: int) -> Job:
 
 
 def list_jobs(
-    session: Session, *, status: str | None = None, plugin: str | None = None, before: int | None = None, limit: int = 20
+    session: Session,
+    *,
+    status: str | None = None,
+    plugin: str | None = None,
+    before: int | None = None,
+    limit: int = 20,
 ) -> Sequence[Job]:
     """Newest first; `before` (a job id) pages back through older jobs."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
@@ -142,12 +147,17 @@ def models_read_by(session: Session, job_ids: Iterable[int]) -> dict[int, str | 
     ids = list(job_ids)
     if not ids:
         return {}
-    return {job_id: model_id for job_id, model_id in session.execute(select(Job.id, Job.model_id).where(Job.id.in_(ids)))}
+    rows = session.execute(select(Job.id, Job.model_id).where(Job.id.in_(ids)))
+    return {job_id: model_id for job_id, model_id in rows}
 
 
 def model_use_counts(session: Session) -> dict[tuple[str, str], int]:
     """How many jobs read each model, by (plugin, model id)."""
-    query = select(Job.plugin, Job.model_id, func.count()).where(Job.model_id.is_not(None)).group_by(Job.plugin, Job.model_id)
+    query = (
+        select(Job.plugin, Job.model_id, func.count())
+        .where(Job.model_id.is_not(None))
+        .group_by(Job.plugin, Job.model_id)
+    )
     return {(plugin, model_id): count for plugin, model_id, count in session.execute(query)}
 
 
