@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def environment() -> Environment:
     """The AIGC_* variables, parsed and checked; InvalidSetting (exit code 2) names a bad one."""
     # Parsed again only when a variable changed: a worker reads its settings once per job.
-    return _parse(tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("AIGC_"))))
+    return _parse(tuple((name, os.environ[name]) for name in os.environ if name[:5].upper() == "AIGC_"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -30,9 +30,9 @@ def _parse(variables: tuple[tuple[str, str], ...]) -> Environment:
     return read()
 
 
-def data_home() -> Path:
+def data_home(env: Environment | None = None) -> Path:
     """AIGC_HOME, else the user data dir: the embedded store, artifacts and data sets live under it."""
-    home = environment().home
+    home = (env or environment()).home
     if home is not None:
         return home
     from platformdirs import user_data_dir
@@ -52,7 +52,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         env = environment()
-        home = data_home()
+        home = data_home(env)
         return cls(
             database_url=env.database_url or f"sqlite:///{home / 'aigc.db'}",
             artifacts=env.artifacts or home / "artifacts",
