@@ -22,6 +22,6 @@ def config(json_out: bool = typer.Option(False, "--json", help="Print JSON for s
     for column in ("variable", "value", "from"):
         table.add_column(column)
     for s in settings:
-        shown = ", ".join(s.value) if isinstance(s.value, list) else value_text(s.value)
+        shown = (", ".join(s.value) or "-") if isinstance(s.value, list) else value_text(s.value)
         table.add_row(s.variable, Text(shown), "environment" if s.from_environment else "default")
     out.print(table)
