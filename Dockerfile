@@ -1,6 +1,6 @@
 # One image for the CLI, the migration and the workers (compose.yaml).
 # torch's Linux wheels bring their own CUDA runtime; the NVIDIA container toolkit adds the driver
-# and nvidia-smi, which `aigc worker --gpus all` asks for the GPU list (it never touches CUDA itself).
+# with its NVML library (the `utility` capability), which `aigc worker` asks for the GPU list (never CUDA).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \

@@ -127,7 +127,7 @@ class BenchCluster:
         return process
 
     def wait_ready(self, count: int, timeout: float = 120) -> None:
-        from aigc.worker.presence import live_workers
+        from aigc.core.store.workers import live_workers
 
         deadline = time.monotonic() + timeout
         while len(live_workers(self.store, 30)) < count:
@@ -136,13 +136,12 @@ class BenchCluster:
             time.sleep(0.1)
 
     def submit(self, plugin: str, params: dict[str, Any] | None = None, *, send: bool = True) -> Any:
-        from aigc.core.jobs import Submission, create_job
+        from aigc.core.jobs import Submission, create_job, start
         from aigc.core.plugin import JobKind
-        from aigc.worker.dispatch import dispatch
 
         job = create_job(self.store, Submission(JobKind.generate, plugin, dict(params or {})))
         if send:
-            dispatch(self.store, [job])
+            start(self.store, [job])
         return job
 
     def status(self, job_id: int) -> Any:

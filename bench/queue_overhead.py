@@ -95,17 +95,16 @@ def throughput(cluster: BenchCluster, jobs: int) -> tuple[float, float, float]:
 
     from sqlalchemy import func, select
 
-    from aigc.core.jobs import Submission, create_job
+    from aigc.core.jobs import Submission, create_job, start
     from aigc.core.plugin import JobKind
     from aigc.core.store import Job
-    from aigc.worker.dispatch import dispatch
 
     workers = cluster.start("--gpus", "none", "--concurrency", "2", "--name", "drain", "--loglevel", "WARNING", log="drain")
     cluster.wait_ready(2)
     time.sleep(1)
     cpu_before = cpu_seconds(workers)
     batch = [create_job(cluster.store, Submission(JobKind.generate, "noop", {})) for _ in range(jobs)]
-    dispatch(cluster.store, batch)  # one producer, one transaction to mark them sent
+    start(cluster.store, batch)  # one producer, one transaction to mark them sent
     for job in batch:
         wait_done(cluster, job.id, poll_s=0.05)
     cpu_per_job = (cpu_seconds(workers) - cpu_before) / jobs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aigc.cli.render import age, err, out, status_text
+from aigc.cli.render import age, err, out, status_text, value_text
 
 if TYPE_CHECKING:
     from aigc.core.store import Job, Store
@@ -26,7 +26,7 @@ def summarize(store: Store, job: Job, *, texts_shown: bool = False) -> None:
     for model in models:
         err.print(f"  model {model.id} registered ({model.name}); use --model {model.id}")
     for key, value in (job.summary or {}).items():
-        err.print(f"  {key}: {_fmt(value)}")
+        err.print(f"  {key}: {value_text(value)}")
     if job.status == "failed" and job.error:
         err.print(f"  error: {job.error.strip().splitlines()[-1]}", markup=False)
     if counts and not texts:
@@ -58,12 +58,12 @@ def show(store: Store, job: Job) -> None:
         ("results", ", ".join(f"{n} {role}" for role, n in sorted(counts.items())) or "none"),
     ]
     for key, value in (job.summary or {}).items():
-        rows.append((key, _fmt(value)))
+        rows.append((key, value_text(value)))
     last: dict[str, tuple[int, float]] = {}
     for m in metrics:
         last[m.key] = (m.step, m.value)
     for key, (step, value) in last.items():
-        rows.append((f"metric {key}", f"{value:.4g} at step {step}"))
+        rows.append((f"metric {key}", f"{value_text(value)} at step {step}"))
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
@@ -73,8 +73,4 @@ def show(store: Store, job: Job) -> None:
 
 
 def _info(info: dict | None) -> str:
-    return " ".join(f"{k}={_fmt(v)}" for k, v in (info or {}).items())
-
-
-def _fmt(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return " ".join(f"{k}={value_text(v)}" for k, v in (info or {}).items())

@@ -7,18 +7,19 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from aigc.cli.render import age, err, out, print_json, status_text
+from aigc.core.status import JobStatus
 
 if TYPE_CHECKING:
     from aigc.core.store import Job, Store
 
 app = typer.Typer(help="List, inspect, cancel and follow jobs.", no_args_is_help=True)
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+STATUSES = ", ".join(JobStatus)
 
 
 @app.command("list")
 def list_jobs(
-    status: Optional[str] = typer.Option(None, "--status", help=f"One of: {', '.join(STATUSES)}."),
+    status: Optional[str] = typer.Option(None, "--status", help=f"One of: {STATUSES}."),
     plugin: Optional[str] = typer.Option(None, "--plugin", help="Only this plugin's jobs."),
     limit: int = typer.Option(20, "--limit", min=1, max=10000, help="Newest N jobs."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
@@ -28,8 +29,8 @@ def list_jobs(
     from aigc.core.errors import UsageError
     from aigc.core.store import Store, queries
 
-    if status is not None and status not in STATUSES:
-        raise UsageError(f"unknown status '{status}'; accepted: {', '.join(STATUSES)}")
+    if status is not None and status not in set(JobStatus):
+        raise UsageError(f"unknown status '{status}'; accepted: {STATUSES}")
     store = Store.from_env()
     with store.transaction() as session:
         jobs = queries.list_jobs(session, status=status, plugin=plugin, limit=limit)
@@ -114,3 +115,19 @@ def follow(store: Store, job_id: int, enabled: bool = True) -> Job:
 
     with JobProgress(job_id, "", enabled=enabled) as bar:
         return wait_for(store, job_id, on_update=lambda j: bar.update(j.progress, j.progress_info, j.status))
+
+
+@app.command("recover")
+def recover() -> None:
+    """Requeue jobs whose worker died, and send every queued job to the broker again (after a Redis loss).
+
+    Safe to run at any time: a job sent twice still runs once.
+    """
+    from aigc.core.recovery import recover as recover_jobs
+    from aigc.core.store import Store
+
+    recovery = recover_jobs(Store.from_env())
+    for label, ids in (("requeued (worker died)", recovery.requeued), ("failed (out of attempts)", recovery.failed), ("sent", recovery.resent)):
+        if ids:
+            err.print(f"{label}: {', '.join(str(i) for i in ids)}")
+    out.print(f"{len(recovery.requeued)} requeued, {len(recovery.failed)} failed, {len(recovery.resent)} sent")

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 
-from aigc.cli import db_cmd, jobs_cmd, models_cmd, plugins_cmd, results_cmd, serve_cmd, submit_cmd, worker_cmd
+from aigc.cli import (
+    cluster_cmd,
+    config_cmd,
+    db_cmd,
+    jobs_cmd,
+    models_cmd,
+    plugins_cmd,
+    results_cmd,
+    serve_cmd,
+    submit_cmd,
+    worker_cmd,
+)
 
 app = typer.Typer(
     name="aigc",
@@ -23,9 +33,9 @@ app.command("results")(results_cmd.results)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")
 app.command("worker")(worker_cmd.worker)
-app.command("workers")(worker_cmd.workers)
-jobs_cmd.app.command("recover")(worker_cmd.recover)
+app.command("workers")(cluster_cmd.workers)
 app.command("serve")(serve_cmd.serve)
+app.command("config")(config_cmd.config)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,12 +56,22 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)
     except Exception as exc:
-        if os.environ.get("AIGC_DEBUG"):
+        if _debug():
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (set AIGC_DEBUG=1 for the traceback)", 1)
     if code == 130:  # Typer turns Ctrl-C into exit code 130
         _fail("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _debug() -> bool:
+    from aigc.core.config import environment
+    from aigc.core.errors import AigcError
+
+    try:
+        return environment().debug
+    except AigcError:  # a bad AIGC_* value: the unexpected error is still reported in one line
+        return False
 
 
 def _fail(message: str, code: int) -> None:

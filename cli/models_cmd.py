@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from aigc.cli.render import age, err, out, print_json
+from aigc.cli.render import age, err, out, print_json, value_text
 from aigc.core.config import Settings
 
 app = typer.Typer(help="List and export models (trained checkpoints and bundled defaults).")
@@ -23,7 +23,7 @@ def list_models(
     if ctx.invoked_subcommand is not None:
         return
     from aigc.cli.serialize import model_dict
-    from aigc.core.models import BUNDLED, bundled_models
+    from aigc.core.catalog import BUNDLED, bundled_models
     from aigc.core.registry import discover
     from aigc.core.store import Store, queries
 
@@ -56,7 +56,7 @@ def list_models(
     for column in ("id", "plugin", "name", "format", "from job", "metrics", "created"):
         table.add_column(column)
     for r in rows:
-        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["metrics"].items())
+        metrics = ", ".join(f"{k}={value_text(v)}" for k, v in r["metrics"].items())
         table.add_row(r["id"], r["plugin"], r["name"], r["format"], str(r["source_job_id"] or "-"), metrics, age(r["created_at"]) if r["created_at"] else "bundled")
     out.print(table)
 
@@ -68,7 +68,7 @@ def export(
     plugin: Optional[str] = typer.Option(None, "--plugin", help="Plugin of the model (needed for 'default')."),
 ) -> None:
     """Copy a model's verified artifact out of the store, e.g. into a plugin's package data."""
-    from aigc.core import models as catalog
+    from aigc.core import catalog
     from aigc.core.errors import UnknownModel, UsageError
     from aigc.core.registry import get_plugin
     from aigc.core.store import Store, queries

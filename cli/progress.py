@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from aigc.cli.render import err
+from aigc.cli.render import err, value_text
 
 
 class JobProgress:
@@ -34,7 +34,7 @@ class JobProgress:
         self._bar.stop()
 
     def update(self, fraction: float, info: dict[str, Any], status: str | None = None) -> None:
-        shown = "  ".join(f"{k} {_fmt(v)}" for k, v in info.items() if k not in ("done", "total"))
+        shown = "  ".join(f"{k} {value_text(v)}" for k, v in info.items() if k not in ("done", "total"))
         if status:
             shown = f"{status}  {shown}"
         self._bar.update(self._task, completed=fraction, info=shown)
@@ -51,8 +51,3 @@ class JobProgress:
     def streamed(self) -> bool:
         return self._streaming
 
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)

@@ -25,6 +25,17 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def value_text(value: Any) -> str:
+    """A value as the CLI and the web pages show it: floats to 4 significant digits, JSON for containers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return "-" if value is None else str(value)
+
+
 def age(moment: datetime | None) -> str:
     if moment is None:
         return "-"

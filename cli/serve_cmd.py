@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from aigc.cli.render import err
@@ -15,9 +13,11 @@ def serve(
 ) -> None:
     """Serve the jobs, results, models and plugins as web pages and a JSON API (/api)."""
     from aigc.cli.serve.security import is_loopback
+    from aigc.core.config import environment
     from aigc.core.errors import UsageError
 
-    token = os.environ.get("AIGC_API_TOKEN") or None
+    env = environment()
+    token = env.api_token.get_secret_value() if env.api_token is not None else None
     if not is_loopback(host) and token is None:
         raise UsageError(
             f"binding to {host} lets other machines read and change the store: set AIGC_API_TOKEN "
@@ -32,4 +32,4 @@ def serve(
     app = create_app(token=token)  # the store is opened now: a bad database URL fails before binding
     shown = f"[{host}]" if ":" in host else host
     err.print(f"aigc serve: http://{shown}:{port}/  ({'token required' if token else 'loopback only, no token'})")
-    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("AIGC_SERVE_LOG", "warning"), access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=env.serve_log, access_log=False)

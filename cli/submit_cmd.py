@@ -7,9 +7,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from aigc.core.store import Store
 
 app = typer.Typer(help="Submit a job to a plugin.", no_args_is_help=True)
 
@@ -27,13 +30,13 @@ def _submit(
 ) -> None:
     from aigc.cli import render
     from aigc.cli.job_view import summarize
-    from aigc.cli.progress import JobProgress
     from aigc.cli.serialize import job_dict
+    from aigc.core.dispatch import uses_broker
     from aigc.core.errors import UsageError
-    from aigc.core.jobs import Submission, create_job
+    from aigc.core.jobs import Submission, create_job, start
     from aigc.core.params import parse_assignments
     from aigc.core.plugin import JobKind
-    from aigc.core.store import Store
+    from aigc.core.store import Store, queries
 
     raw = parse_assignments(param)
     for key, value in (("model", model), ("prompt", prompt)):
@@ -42,15 +45,12 @@ def _submit(
                 raise UsageError(f"'{key}' is given both as --{key} and as -p {key}=...; give it once")
             raw[key] = value
     store = Store.from_env()
-    queued = store.settings.broker_url is not None
-    if not queued and wait is False:
+    if not uses_broker(store.settings) and wait is False:
         raise UsageError("--no-wait needs a broker (set AIGC_BROKER_URL); without one the job runs in this process")
     job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries))
 
-    if queued:
-        from aigc.worker.dispatch import dispatch
-
-        dispatch(store, [job])
+    here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
+    if start(store, [job], run_here=here.run):
         if not wait:
             if json_out:
                 render.print_json(job_dict(job))
@@ -61,23 +61,10 @@ def _submit(
         from aigc.cli.jobs_cmd import follow
 
         final = follow(store, job.id)
-        streamed = False
     else:
-        from aigc.core.runner import run_job
-        from aigc.core.store import queries
-
-        with JobProgress(job.id, f"{plugin} {kind}", enabled=not json_out) as bar, ctrl_c_cancels() as interrupted:
-            run_job(
-                job.id,
-                settings=store.settings,
-                on_progress=lambda p: bar.update(p.fraction, dict(p.info)),
-                on_stream=None if json_out else bar.stream,
-                interrupted=interrupted,
-            )
-            streamed = bar.streamed
-        if interrupted.is_set():
+        if here.interrupted.is_set():
             raise typer.Exit(130)
-        if streamed:
+        if here.streamed:
             render.out.print()
         with store.transaction() as session:
             final = queries.get_job(session, job.id)
@@ -85,15 +72,37 @@ def _submit(
     if json_out:
         render.print_json(job_dict(final))
     else:
-        summarize(store, final, texts_shown=streamed)
+        summarize(store, final, texts_shown=here.streamed)
     if final.status != "succeeded":
         raise typer.Exit(1)
 
 
+class ShownRun:
+    """A job run in this process, its progress bar and streamed text on the terminal, Ctrl-C cancelling it."""
+
+    def __init__(self, store: Store, label: str, shown: bool) -> None:
+        self.store, self.label, self.shown = store, label, shown
+        self.interrupted = threading.Event()
+        self.streamed = False
+
+    def run(self, job_id: int) -> None:
+        from aigc.cli.progress import JobProgress
+        from aigc.core.runner import run_job
+
+        with JobProgress(job_id, self.label, enabled=self.shown) as bar, ctrl_c_cancels(self.interrupted):
+            run_job(
+                job_id,
+                settings=self.store.settings,
+                on_progress=lambda p: bar.update(p.fraction, dict(p.info)),
+                on_stream=bar.stream if self.shown else None,
+                interrupted=self.interrupted,
+            )
+            self.streamed = bar.streamed
+
+
 @contextmanager
-def ctrl_c_cancels() -> Iterator[threading.Event]:
-    """The first Ctrl-C asks the embedded job to stop at its next progress point; a second one aborts."""
-    interrupted = threading.Event()
+def ctrl_c_cancels(interrupted: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C sets `interrupted` (the job stops at its next progress point); a second one aborts."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if interrupted.is_set():
@@ -102,7 +111,7 @@ def ctrl_c_cancels() -> Iterator[threading.Event]:
 
     previous = signal.signal(signal.SIGINT, handle)
     try:
-        yield interrupted
+        yield
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -64,16 +64,6 @@ class ArtifactStore:
                 os.unlink(tmp)
         return sha
 
-    def put_file(self, source: Path) -> str:
-        sha = file_sha256(source)
-        final = self.path_for(sha, "safetensors")
-        if not final.exists():
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = final.with_suffix(".partial")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, final)
-        return sha
-
     def put_folder(self, source: Path) -> str:
         sha = folder_sha256(source)
         final = self.path_for(sha, "hf")

@@ -1,16 +1,43 @@
-"""Settings read from the environment, with the embedded defaults (a SQLite file in the user data dir)."""
+"""Settings: what the store, the runner and the queue need, from the AIGC_* variables.
+
+Every AIGC_* variable is parsed and checked once, by the pydantic-settings model in
+`aigc.core.environment` (a bad value is one line naming the variable and what it accepts). That
+module is imported on the first read, not with this one: `aigc --help` never pays for pydantic.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aigc.core.environment import Environment
 
 
-def data_home() -> Path:
+def environment() -> Environment:
+    """The AIGC_* variables, parsed and checked; InvalidSetting (exit code 2) names a bad one."""
+    # Parsed again only when a variable changed: a worker reads its settings once per job.
+    return _parse(tuple((name, os.environ[name]) for name in os.environ if name[:5].upper() == "AIGC_"))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(variables: tuple[tuple[str, str], ...]) -> Environment:
+    from aigc.core.environment import read
+
+    return read()
+
+
+def data_home(env: Environment | None = None) -> Path:
+    """AIGC_HOME, else the user data dir: the embedded store, artifacts and data sets live under it."""
+    home = (env or environment()).home
+    if home is not None:
+        return home
     from platformdirs import user_data_dir
 
-    return Path(os.environ.get("AIGC_HOME") or user_data_dir("aigc"))
+    return Path(user_data_dir("aigc"))
 
 
 @dataclass(frozen=True)
@@ -24,13 +51,19 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = data_home()
+        env = environment()
+        home = data_home(env)
         return cls(
-            database_url=os.environ.get("AIGC_DATABASE_URL") or f"sqlite:///{home / 'aigc.db'}",
-            artifacts=Path(os.environ.get("AIGC_ARTIFACTS") or home / "artifacts"),
-            broker_url=os.environ.get("AIGC_BROKER_URL") or None,
-            plugin_path=tuple(Path(p) for p in os.environ.get("AIGC_PLUGIN_PATH", "").split(os.pathsep) if p),
+            database_url=env.database_url or f"sqlite:///{home / 'aigc.db'}",
+            artifacts=env.artifacts or home / "artifacts",
+            broker_url=env.broker_url,
+            plugin_path=tuple(Path(p) for p in env.plugin_path.split(os.pathsep) if p),
             # A running attempt renews its lease every third of this; a lapsed lease means the worker died.
-            lease_seconds=float(os.environ.get("AIGC_LEASE_SECONDS", "30")),
-            max_attempts=int(os.environ.get("AIGC_MAX_ATTEMPTS", "3")),
+            lease_seconds=env.lease_seconds,
+            max_attempts=env.max_attempts,
         )
+
+    @property
+    def heartbeat_s(self) -> float:
+        """How often a worker beats and reaps: a third of a lease, so a dead worker's jobs wait one lease."""
+        return max(0.5, self.lease_seconds / 3)

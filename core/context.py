@@ -9,7 +9,6 @@ duplicates a row.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -64,7 +63,6 @@ class LoadedModel:
     format: str
     sha256: str
     config: Mapping[str, Any]
-    bundled: bool
 
 
 class JobContext:
@@ -107,7 +105,6 @@ class JobContext:
         self.pending_metrics: list[tuple[str, int, float]] = []
         self.pending_models: list[PendingModel] = []
         self.summary: dict[str, Any] = {}
-        self.last_progress: Progress | None = None
 
     # -- where the job runs -------------------------------------------------------------------
     @property
@@ -125,7 +122,6 @@ class JobContext:
     def progress(self, done: float, total: float, **info: float | str) -> None:
         """Report progress; also the point where a cancel request or a lost lease stops the job."""
         report = Progress(done, total, info)
-        self.last_progress = report
         if self._interrupted is not None and self._interrupted.is_set():
             raise JobCancelled("interrupted (Ctrl-C)")
         if self._on_progress is not None:
@@ -265,7 +261,9 @@ class ContextBackend:
 def resolve_device(requested: str) -> str:
     """"auto" means AIGC_DEVICE if set (a node's operator decides), else CUDA when present, else CPU."""
     if requested == "auto":
-        requested = os.environ.get("AIGC_DEVICE", "auto")
+        from aigc.core.config import environment
+
+        requested = environment().device
     if requested != "auto":
         return requested
     import torch

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name if it has none), for one-line errors.
+
+    A SQLAlchemy DBAPIError wraps the driver's exception as `orig`, whose message is the one that
+    says what went wrong; its own message adds the SQL statement below.
+    """
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
+
+
 class AigcError(Exception):
     """Base of every error the core raises on purpose."""
 
@@ -13,6 +24,10 @@ class UsageError(AigcError):
     """The caller asked for something that cannot be done as asked (exit code 2)."""
 
     exit_code = 2
+
+
+class InvalidSetting(UsageError):
+    """An AIGC_* variable holds a value aigc cannot use; the message names it and what it accepts."""
 
 
 class UnknownPlugin(UsageError):
@@ -58,10 +73,6 @@ class BrokerUnavailable(AigcError):
     """The message broker cannot be reached."""
 
     exit_code = 2
-
-
-class JobFailed(AigcError):
-    """A job ended failed; raised by callers that wait for it."""
 
 
 class JobCancelled(Exception):

@@ -1,19 +1,20 @@
-"""Submitting, cancelling and following jobs: what the CLI (and any other front end) calls."""
+"""Submitting, starting, cancelling and following jobs: what the CLI (and any other front end) calls."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aigc.core import models as model_catalog
-from aigc.core.errors import MalformedJobId
+from aigc.core import catalog
+from aigc.core.dispatch import dispatcher_for, uses_broker
+from aigc.core.errors import MalformedJobId, UnknownJob
 from aigc.core.params import validate_params
 from aigc.core.plugin import JobKind
 from aigc.core.registry import get_plugin
-from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
+from aigc.core.store import MAX_ID, Job, JobStatus, Store, lifecycle, queries
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ def parse_job_id(raw: str | int) -> int:
     text = str(raw).strip()
     if not text.isdigit() or int(text) <= 0:
         raise MalformedJobId(str(raw))
+    if int(text) > MAX_ID:
+        raise UnknownJob(int(text))  # said without asking the database, which cannot even hold the number
     return int(text)
 
 
@@ -42,7 +45,7 @@ def create_job(store: Store, submission: Submission) -> Job:
     with store.transaction() as session:
         model_id = None
         if "model" in values:
-            ref = model_catalog.resolve_ref(session, plugin, values["model"])
+            ref = catalog.resolve_ref(session, plugin, values["model"])
             model_id = values["model"] = ref.id  # pinned: a later training run does not change this job
         return lifecycle.create_job(
             session,
@@ -56,6 +59,27 @@ def create_job(store: Store, submission: Submission) -> Job:
             max_attempts=store.settings.max_attempts,
             retries=submission.retries,
         )
+
+
+def start(store: Store, jobs: Sequence[Job], *, run_here: Callable[[int], object] | None = None) -> bool:
+    """Start stored jobs, the one way every front end does: True if they were queued, False if they ran here.
+
+    With a broker, the jobs go to their queues through the registered dispatcher; if it cannot be
+    reached, BrokerUnavailable says so and they stay queued in the store, unsent, until a worker's
+    reaper (or `aigc jobs recover`) sends them. Without one, each job id goes to `run_here` (default:
+    the runner, in this thread), which may also hand it to a thread of its own.
+    """
+    if uses_broker(store.settings):
+        dispatcher_for(store.settings).send(store, jobs)
+        return True
+    for job in jobs:
+        if run_here is not None:
+            run_here(job.id)
+        else:
+            from aigc.core.runner import run_job
+
+            run_job(job.id, settings=store.settings)
+    return False
 
 
 def cancel_job(store: Store, job_id: int) -> JobStatus:

@@ -17,7 +17,7 @@ from aigc.core.errors import AigcError
 
 if TYPE_CHECKING:
     from aigc.core.store import Store
-    from aigc.core.store.lifecycle import Claim
+    from aigc.core.store.lifecycle import Claim, LeaseOwner
 
 
 TICK_S = 1.0
@@ -25,7 +25,7 @@ TICK_S = 1.0
 
 class LeaseKeeper:
     def __init__(self) -> None:
-        self._held: dict[tuple[int, int, str], tuple[Store, Claim, float, float]] = {}
+        self._held: dict[tuple[int, int, LeaseOwner], tuple[Store, Claim, float, float]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 

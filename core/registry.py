@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from aigc.core.errors import BrokenPlugin, UnknownPlugin
+from aigc.core.errors import BrokenPlugin, UnknownPlugin, first_line
 from aigc.core.plugin import CONTRACT_VERSION, Modality, Plugin
 
 GROUP = "aigc.plugins"
@@ -151,5 +151,5 @@ def _by_name(found: list[PluginEntry]) -> dict[str, PluginEntry]:
 def _one_line(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}{where}" if message else f"{type(exc).__name__}{where}"
+    message = first_line(exc)
+    return f"{message}{where}" if message == type(exc).__name__ else f"{type(exc).__name__}: {message}{where}"

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import tempfile
 import threading
 import traceback
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from aigc.core import models as model_catalog
+from aigc.core import catalog
 from aigc.core.config import Settings
 from aigc.core.context import ContextBackend, JobContext, LoadedModel, PendingModel, Progress
 from aigc.core.errors import AigcError, JobCancelled, LeaseLost
@@ -22,19 +19,14 @@ from aigc.core.leases import keeper
 from aigc.core.plugin import JobKind, Plugin
 from aigc.core.registry import get_plugin
 from aigc.core.store import JobStatus, Store, lifecycle, queries
-from aigc.core.store.lifecycle import Claim, Outcome
-
-
-def default_owner() -> str:
-    """A lease owner unique to this attempt: host:pid plus a token (threads of one process differ)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+from aigc.core.store.lifecycle import Claim, LeaseOwner, Outcome
 
 
 def run_job(
     job_id: int,
     *,
     settings: Settings | None = None,
-    owner: str | None = None,
+    owner: LeaseOwner | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_stream: Callable[[str], None] | None = None,
     interrupted: threading.Event | None = None,
@@ -47,7 +39,7 @@ def run_job(
     """
     settings = settings or Settings.from_env()
     store = Store(settings)
-    claim = lifecycle.claim_job(store, job_id, owner or default_owner(), settings.lease_seconds)
+    claim = lifecycle.claim_job(store, job_id, owner or LeaseOwner.new(), settings.lease_seconds)
     if claim is None:
         return _status(store, job_id)
     try:
@@ -193,8 +185,8 @@ class StoreBackend(ContextBackend):
     def load_model(self, ctx: JobContext, model: str | None) -> LoadedModel:
         assert self.plugin is not None
         with self.store.transaction() as session:
-            ref = model_catalog.resolve_ref(session, self.plugin, model)
-            return model_catalog.load(session, self.store.artifacts, self.plugin, ref.id)
+            ref = catalog.resolve_ref(session, self.plugin, model)
+            return catalog.load(session, self.store.artifacts, self.plugin, ref.id)
 
     def scratch_dir(self, ctx: JobContext) -> Path:
         if self._scratch is None:

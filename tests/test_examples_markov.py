@@ -196,10 +196,9 @@ def test_passes_its_own_tests(installed: Path, tmp_path: Path) -> None:
 
 def test_runs_on_a_celery_worker_as_it_runs_embedded(installed: Path, tmp_path: Path, redis_db: int) -> None:  # noqa: F811
     """Found by the worker through the same entry point; the bundled model writes the same texts there."""
-    from aigc.core.jobs import Submission, create_job
+    from aigc.core.jobs import Submission, create_job, start
     from aigc.core.plugin import JobKind
     from aigc.core.store import Store
-    from aigc.worker.dispatch import dispatch
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("she sells sea shells by the sea shore.\n" * 200)
@@ -215,7 +214,7 @@ def test_runs_on_a_celery_worker_as_it_runs_embedded(installed: Path, tmp_path: 
             create_job(store, Submission(JobKind.train, "markov", {"corpus": str(corpus), "order": 2})),
         ]
         assert {job.queue for job in jobs} == {"cpu"}  # the plugin's `queue`
-        dispatch(store, jobs)
+        start(store, jobs)
         for job in jobs:
             done = cluster.wait_status(job.id, "succeeded", "failed", timeout=120)
             assert done.status == "succeeded", (done.error, cluster.log_of(cluster.processes[0][0])[-3000:])
@@ -224,7 +223,7 @@ def test_runs_on_a_celery_worker_as_it_runs_embedded(installed: Path, tmp_path: 
         assert cluster.job(jobs[0].id).worker != embedded.job.worker
 
         evaluate = create_job(store, Submission(JobKind.evaluate, "markov", {"corpus": str(corpus)}))
-        dispatch(store, [evaluate])
+        start(store, [evaluate])
         scored = cluster.wait_status(evaluate.id, "succeeded", "failed", timeout=60)
         assert scored.status == "succeeded", scored.error
         assert scored.summary["model"] != "default"  # the model the worker just trained

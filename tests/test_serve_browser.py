@@ -104,7 +104,7 @@ def status_badge(page):  # the job's status next to its title, kept live by the 
 
 def image_plugin() -> str:
     """The real GAN when its bundled model is there (it is, in the repository); else the cheap toy plugin."""
-    from aigc.core.models import bundled_path
+    from aigc.core.catalog import bundled_path
     from aigc.plugins.gan import GanPlugin
 
     return "gan" if bundled_path(GanPlugin) is not None else "toy"

@@ -77,8 +77,8 @@ def test_nothing_that_forks_or_supervises_imports_torch() -> None:
     """CUDA initialised in a parent poisons its forked children: the supervisor, the Celery app (the
     prefork parent) and the task module must not even import torch."""
     code = (
-        "import sys, aigc.cli.main, aigc.cli.worker_cmd, aigc.worker.app, aigc.worker.tasks, "
-        "aigc.worker.supervisor, aigc.worker.reaper, aigc.worker.presence, aigc.worker.pool; "
+        "import sys, aigc.cli.main, aigc.cli.worker_cmd, aigc.worker.app, aigc.worker.tasks, aigc.worker.dispatch, "
+        "aigc.worker.supervisor, aigc.worker.node, aigc.worker.pool, aigc.core.recovery, aigc.core.cluster; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

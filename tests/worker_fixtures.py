@@ -146,16 +146,15 @@ class Cluster:
 
     # -- jobs --------------------------------------------------------------------------------
     def submit(self, kind: str, params: dict[str, Any], *, send: bool = True, max_attempts: int | None = None, **options: Any) -> int:
-        from aigc.core.jobs import Submission, create_job
+        from aigc.core.jobs import Submission, create_job, start
         from aigc.core.plugin import JobKind
         from aigc.core.store import Store
-        from aigc.worker.dispatch import dispatch
 
         settings = self.settings if max_attempts is None else replace(self.settings, max_attempts=max_attempts)
         store = Store(settings)
         job = create_job(store, Submission(JobKind(kind), "wtoy", {"log": str(self.runlog), **params}, **options))
         if send:
-            dispatch(store, [job])
+            start(store, [job])
         return job.id
 
     def job(self, job_id: int):  # type: ignore[no-untyped-def]
@@ -182,10 +181,9 @@ class Cluster:
         return [line.split() for line in self.runlog.read_text().splitlines() if line.split()[1] == str(job_id)]
 
     def depth(self, queue: str = "cpu") -> int:
-        from aigc.worker.app import app_for
-        from aigc.worker.dispatch import queue_depths
+        from aigc.core.dispatch import dispatcher_for
 
-        return queue_depths([queue], app=app_for(self.settings))[queue]
+        return dispatcher_for(self.settings).queue_depths([queue])[queue]
 
     # -- processes ---------------------------------------------------------------------------
     def start(self, *args: str, name: str = "worker", celery: bool = False, **env: str) -> subprocess.Popen[bytes]:
@@ -204,7 +202,7 @@ class Cluster:
 
     def wait_ready(self, count: int = 1, timeout: float = 60) -> None:
         from aigc.core.store import Store
-        from aigc.worker.presence import live_workers
+        from aigc.core.store.workers import live_workers
 
         wait_until(lambda: len(live_workers(Store(self.settings), 10)) >= count, timeout, f"{count} live worker(s)")
 

@@ -1,1 +1,1 @@
-"""Celery worker: the app, the run_job task and the process supervisor."""
+"""Celery worker: the app, the task that runs a job, the dispatcher the core loads, and the process supervisor."""

@@ -2,11 +2,13 @@
 
 The store is the system of record: the broker only carries job ids, there is no result backend,
 and whether a job runs is decided by the compare-and-set claim in the store, never by the broker.
-Importing this module must not import torch: a prefork parent that initialised CUDA could not fork.
+Importing this module builds no app (one is built per broker URL on first use) and must not import
+torch: a prefork parent that initialised CUDA could not fork.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import Celery
@@ -76,15 +78,23 @@ def create_app(ws: WorkerSettings | None = None) -> Celery:
     return app
 
 
-app = create_app()
-
-from aigc.worker import node as _node  # noqa: E402,F401 - connects the worker's signal hooks
-_apps: dict[str, Celery] = {app.conf.broker_url: app}
+_apps: dict[str, Celery] = {}
+_lock = threading.Lock()
 
 
-def app_for(settings: Settings) -> Celery:
-    """The app sending to `settings`' broker: this module's, unless a caller built other settings."""
+def app_for(settings: Settings | None = None) -> Celery:
+    """The app of `settings`' broker (default: the environment's), built once per broker URL."""
     ws = WorkerSettings.from_env(settings)
-    if ws.broker_url not in _apps:
-        _apps[ws.broker_url] = create_app(ws)
-    return _apps[ws.broker_url]
+    with _lock:
+        if ws.broker_url not in _apps:
+            _apps[ws.broker_url] = create_app(ws)
+        return _apps[ws.broker_url]
+
+
+def __getattr__(name: str) -> Any:
+    """`app`, the worker's app: what `celery -A aigc.worker.app worker` runs, built on first use."""
+    if name == "app":
+        from aigc.worker import node  # noqa: F401 - connects the worker's signal hooks
+
+        return app_for()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,11 +1,10 @@
-"""What a worker reads from the environment, beyond the core's Settings (store, artifacts, lease)."""
+"""What a worker needs beyond the core's Settings, from the AIGC_* variables (aigc.core.environment)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from aigc.core.config import Settings
+from aigc.core.config import Settings, environment
 
 # Celery's own default is an AMQP URL; ours is the Redis a developer runs locally (compose sets it).
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -28,12 +27,12 @@ class WorkerSettings:
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> WorkerSettings:
         settings = settings or Settings.from_env()
-        env = os.environ
+        env = environment()
         return cls(
             broker_url=settings.broker_url or DEFAULT_BROKER,
-            visibility_timeout=float(env.get("AIGC_VISIBILITY_TIMEOUT", 12 * 3600)),
-            soft_shutdown_s=float(env.get("AIGC_SOFT_SHUTDOWN_SECONDS", 60)),
-            resend_after_s=float(env.get("AIGC_RESEND_SECONDS", 2 * settings.lease_seconds)),
-            heartbeat_s=max(0.5, settings.lease_seconds / 3),
-            task_events=env.get("AIGC_TASK_EVENTS", "").lower() in ("1", "true", "yes"),
+            visibility_timeout=env.visibility_timeout,
+            soft_shutdown_s=env.soft_shutdown_seconds,
+            resend_after_s=env.resend_seconds or 2 * settings.lease_seconds,
+            heartbeat_s=settings.heartbeat_s,
+            task_events=env.task_events,
         )

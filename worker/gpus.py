@@ -1,15 +1,13 @@
-"""Which GPUs a node has, asked of nvidia-smi: the supervisor must never initialise CUDA itself.
+"""Which GPUs a node has, asked of NVML (the driver's management library): never of CUDA.
 
 PyTorch forbids using CUDA in a child forked from a process that initialised it; a supervisor that
-imported torch to count GPUs would poison every worker it starts. nvidia-smi talks to the driver
-from a separate process and leaves this one clean.
+imported torch to count GPUs would poison every worker it starts. NVML (nvidia-ml-py's `pynvml`)
+reads the driver's device list without creating a CUDA context, so this process stays clean.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 from aigc.core.errors import UsageError
@@ -17,7 +15,7 @@ from aigc.core.errors import UsageError
 
 @dataclass(frozen=True)
 class Gpu:
-    index: str  # as nvidia-smi numbers them (PCI bus order)
+    index: str  # as NVML and nvidia-smi number them (PCI bus order)
     name: str
     uuid: str
 
@@ -27,23 +25,34 @@ class Gpu:
 
 
 def detect() -> list[Gpu]:
-    """The node's NVIDIA GPUs, restricted to CUDA_VISIBLE_DEVICES when the caller set it."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
+    """The node's NVIDIA GPUs, restricted to CUDA_VISIBLE_DEVICES when the caller set it.
+
+    No driver (NVML cannot be loaded or initialised) means no GPUs, as does any NVML error.
+    """
+    import pynvml
+
+    try:
+        pynvml.nvmlInit()
+    except (pynvml.NVMLError, OSError):
         return []
     try:
-        out = subprocess.run(
-            [smi, "--query-gpu=index,name,uuid", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
+        gpus = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            gpus.append(Gpu(str(index), _text(pynvml.nvmlDeviceGetName(handle)), _text(pynvml.nvmlDeviceGetUUID(handle))))
+    except pynvml.NVMLError:
         return []
-    gpus = [Gpu(*(part.strip() for part in line.split(",", 2))) for line in out.splitlines() if line.count(",") >= 2]
+    finally:
+        pynvml.nvmlShutdown()
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is None:
         return gpus
     wanted = [v.strip() for v in visible.split(",") if v.strip()]
     return [g for g in gpus if g.index in wanted or g.uuid in wanted]
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value  # older pynvml returns bytes
 
 
 def select(spec: str, found: list[Gpu] | None = None) -> list[Gpu]:
@@ -56,7 +65,7 @@ def select(spec: str, found: list[Gpu] | None = None) -> list[Gpu]:
         return found
     if spec == "all":
         if not found:
-            raise UsageError("--gpus all: no NVIDIA GPU found (nvidia-smi is missing or lists none); use --gpus none")
+            raise UsageError("--gpus all: no NVIDIA GPU found (no NVIDIA driver, or it lists none); use --gpus none")
         return found
     wanted = [part.strip() for part in spec.split(",") if part.strip()]
     if not wanted or not all(part.isdigit() for part in wanted):

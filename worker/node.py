@@ -25,14 +25,15 @@ class _Node:
     def __init__(self, name: str, queues: list[str]) -> None:
         from aigc.core.config import Settings
         from aigc.core.store import Store
-        from aigc.worker.app import app_for
         from aigc.worker.config import WorkerSettings
+        from aigc.worker.dispatch import CeleryDispatcher
 
         settings = Settings.from_env()
         self.name, self.queues = name, queues
         self.store = Store(settings)
         self.ws = WorkerSettings.from_env(settings)
-        self.app = app_for(settings)
+        self.dispatcher = CeleryDispatcher(settings)
+        self.app = self.dispatcher.app
         self.heartbeat = Heartbeat(self)
 
 
@@ -43,13 +44,11 @@ def release_running() -> list[int]:
     """Hand every job this worker runs back to the queue (stopping them at their next progress point)."""
     if _node is None:
         return []
+    from aigc.core.recovery import load_jobs
     from aigc.core.store import lifecycle
-    from aigc.worker.dispatch import dispatch
-    from aigc.worker.reaper import load_jobs
 
     released = lifecycle.release_jobs_of(_node.store, _node.name)
-    if released:
-        dispatch(_node.store, load_jobs(_node.store, released), app=_node.app)
+    _node.dispatcher.send(_node.store, load_jobs(_node.store, released))
     return released
 
 
@@ -60,16 +59,17 @@ class Heartbeat(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        from aigc.worker import presence, reaper
+        from aigc.core.recovery import reap
+        from aigc.core.store import workers
 
         node, rounds = self.node, 0
         while True:
             try:
-                if not presence.beat(node.store, node.name):
-                    presence.register(node.store, node.name, _device(), node.queues)
-                reaper.reap(node.store, node.app, resend_after_s=node.ws.resend_after_s)
+                if not workers.beat(node.store, node.name):
+                    workers.register(node.store, node.name, _device(), node.queues)
+                reap(node.store, node.dispatcher, resend_after_s=node.ws.resend_after_s)
                 if rounds % 1000 == 0:
-                    presence.forget_old(node.store)
+                    workers.forget_old(node.store)
             except Exception as exc:  # the store or broker blinked: try again next beat
                 log.warning("heartbeat/reaper round failed: %s", exc)
             rounds += 1
@@ -97,9 +97,12 @@ class Heartbeat(threading.Thread):
 
 
 def _device() -> str:
-    # Set by `aigc worker` from nvidia-smi; the worker itself never touches CUDA just to describe itself.
-    if os.environ.get("AIGC_WORKER_DEVICE"):
-        return os.environ["AIGC_WORKER_DEVICE"]
+    from aigc.core.config import environment
+
+    # Set by `aigc worker` from NVML; the worker itself never touches CUDA just to describe itself.
+    described = environment().worker_device
+    if described:
+        return described
     pinned = os.environ.get("CUDA_VISIBLE_DEVICES")
     if pinned is None:
         return "auto"
@@ -149,9 +152,12 @@ def _on_shutting_down(how: str = "Warm", **_kw) -> None:  # type: ignore[no-unty
 
 
 def _drain(window_s: float) -> None:
+    from aigc.core.store import workers
+
+    assert _node is not None
     deadline = time.monotonic() + window_s
     while time.monotonic() < deadline:
-        if not _running_here():
+        if not workers.runs_jobs(_node.store, _node.name):
             return
         time.sleep(0.5)
     try:
@@ -163,26 +169,13 @@ def _drain(window_s: float) -> None:
         log.warning("soft-shutdown window (%.0f s) over: job(s) %s handed back to the queue", window_s, released)
 
 
-def _running_here() -> bool:
-    from sqlalchemy import func, select
-
-    from aigc.core.store import Job, JobStatus
-
-    assert _node is not None
-    with _node.store.transaction() as session:
-        count = session.execute(
-            select(func.count()).where(Job.status == JobStatus.running, Job.worker == _node.name)
-        ).scalar_one()
-    return count > 0
-
-
 @signals.worker_shutdown.connect
 def _on_shutdown(**_kw) -> None:  # type: ignore[no-untyped-def]
-    from aigc.worker import presence
+    from aigc.core.store import workers
 
     if _node is not None:
         _node.heartbeat.stop()
         try:
-            presence.stopped(_node.store, _node.name)
+            workers.stopped(_node.store, _node.name)
         except Exception as exc:  # noqa: BLE001 - a missing stop mark only ages out
             log.warning("could not mark worker %s stopped: %s", _node.name, exc)

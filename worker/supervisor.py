@@ -33,7 +33,6 @@ class Slot:
     started: float = 0.0
     delay: float = 0.5
     restart_at: float | None = None
-    restarts: int = 0
 
 
 def plan(gpus: Sequence[Gpu], concurrency: int, hostname: str | None = None) -> list[Slot]:
@@ -110,7 +109,6 @@ class Supervisor:
             slot.restart_at = now + slot.delay
             _say(f"{slot.name} exited ({_describe(code)}); restarting in {slot.delay:g} s")
         elif now >= slot.restart_at:
-            slot.restarts += 1
             self._start(slot)
             return 1
         return 0

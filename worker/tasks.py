@@ -8,42 +8,44 @@ requeue after a lost pool child, or from the reaper cost a refused claim and not
 from __future__ import annotations
 
 import logging
-import uuid
 
-from aigc.worker.app import TASK_NAME, app
+from celery import shared_task
+
+from aigc.worker.app import TASK_NAME
 
 log = logging.getLogger("aigc.worker")
 
 
-@app.task(name=TASK_NAME, bind=True)
-def run_job(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
+# A shared task joins whichever app the worker runs, so importing this module builds no app.
+@shared_task(name=TASK_NAME, bind=True)
+def run_job_task(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
     from aigc.core.config import Settings
-    from aigc.core.runner import run_job as run_attempt
+    from aigc.core.runner import run_job
     from aigc.core.store import JobStatus, Store
+    from aigc.core.store.lifecycle import LeaseOwner
 
     settings = Settings.from_env()
     store = Store(settings)
-    node = self.request.hostname or "worker"
     # The node name becomes the job's `worker` column: `aigc workers` joins on it.
-    status = run_attempt(job_id, settings=settings, owner=f"{node}:{uuid.uuid4().hex[:8]}")
+    status = run_job(job_id, settings=settings, owner=LeaseOwner.new(self.request.hostname or "worker"))
     if status == JobStatus.running:
         # Still running after our turn: another live attempt holds the lease (or took it over from us).
         log.info("job %s: delivery dropped, held by another attempt", job_id)
         return "dropped: held by another attempt"
     if status == JobStatus.queued:
-        _send_when_due(store, job_id)
+        _send_when_due(self.app, store, job_id)
     return f"job {status}"
 
 
-def _send_when_due(store, job_id: int) -> None:  # type: ignore[no-untyped-def]
+def _send_when_due(app, store, job_id: int) -> None:  # type: ignore[no-untyped-def]
     """A job back in the queue with a backoff (a retry) gets a message timed for when it is due."""
     from aigc.core.store import queries
     from aigc.core.store.models import utcnow
-    from aigc.worker.dispatch import dispatch
+    from aigc.worker.dispatch import CeleryDispatcher
 
     with store.transaction() as session:
         job = queries.get_job(session, job_id)
     if job.status == "queued" and job.not_before is not None:
         wait_s = (job.not_before - utcnow()).total_seconds()
         if wait_s > 0:
-            dispatch(store, [job], countdown=wait_s + 0.05, app=app)
+            CeleryDispatcher(store.settings, app).send(store, [job], countdown=wait_s + 0.05)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aigc.cli.serve.schemas import MAX_ID
 from aigc.core.errors import UnknownModel
 from aigc.core.jobs import Submission, cancel_job, create_job
 from aigc.core.plugin import JobKind
-from aigc.core.store import Job, JobStatus, queries
+from aigc.core.store import MAX_ID, Job, JobStatus, queries
 
 if TYPE_CHECKING:
     from aigc.cli.serve.app import Server

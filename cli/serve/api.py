@@ -12,7 +12,6 @@ from aigc.cli.serve import actions, views
 from aigc.cli.serve.cluster import cluster
 from aigc.cli.serve.files import content, file_name, zip_stream
 from aigc.cli.serve.schemas import (
-    MAX_ID,
     CancelOut,
     ClusterOut,
     ErrorOut,
@@ -22,14 +21,13 @@ from aigc.cli.serve.schemas import (
     PluginDetail,
     PluginOut,
     ResultOut,
-    StatusName,
     SubmitIn,
 )
 from aigc.core.errors import UsageError
 from aigc.core.jobs import Submission
 from aigc.core.plugin import JobKind
 from aigc.core.registry import discover, get_plugin
-from aigc.core.store import queries
+from aigc.core.store import MAX_ID, JobStatus, queries
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "no such job, plugin, model or result"},
@@ -97,13 +95,13 @@ def submit(body: SubmitIn, srv: Srv) -> dict[str, Any]:
 @router.get("/jobs", response_model=list[JobOut], summary="The newest jobs, newest first (aigc jobs list)")
 def list_jobs(
     srv: Srv,
-    status: StatusName | None = None,
+    status: JobStatus | None = None,
     plugin: PluginFilter = None,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only jobs older than this id (paging)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> list[dict[str, Any]]:
     with srv.store.transaction() as session:
-        jobs = views.list_jobs(session, status=status, plugin=plugin, before=before, limit=limit)
+        jobs = queries.list_jobs(session, status=status, plugin=plugin, before=before, limit=limit)
     return [job_dict(j) for j in jobs]
 
 
@@ -130,7 +128,7 @@ def rerun_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
 def job_metrics(job_id: JobId, srv: Srv) -> list[dict[str, Any]]:
     with srv.store.transaction() as session:
         queries.get_job(session, job_id)
-        series = views.metric_series(session, job_id)
+        series = queries.metric_series(session, job_id)
     return [{"key": key, "step": step, "value": value} for key, points in series.items() for step, value in points]
 
 
@@ -143,7 +141,7 @@ def list_results(
 ) -> list[dict[str, Any]]:
     with srv.store.transaction() as session:
         queries.get_job(session, job_id)
-        infos = views.result_infos(session, job_id, offset=offset, limit=limit)
+        infos = queries.result_infos(session, job_id, offset=offset, limit=limit)
     return [
         {
             "index": r.index, "kind": r.kind, "role": r.role, "mime": r.mime, "bytes": r.size, "text": r.text,
@@ -179,7 +177,7 @@ def result_file(
 
     with srv.store.transaction() as session:
         queries.get_job(session, job_id)
-        row = views.result_row(session, job_id, index)
+        row = queries.get_result(session, job_id, index)
     if row is None:
         raise HTTPException(404, f"job {job_id} has no result {index}")
     body, media_type, inline = content(row)

@@ -30,6 +30,7 @@ from aigc.core.errors import (
     UnknownModel,
     UnknownPlugin,
     UsageError,
+    first_line,
 )
 from aigc.core.store import Store
 
@@ -127,8 +128,7 @@ def status_of(exc: Exception) -> int:
 
 def message_of(exc: Exception) -> str:
     if isinstance(exc, DataError):
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
-        return f"the store cannot hold a value of this request: {reason}"
+        return f"the store cannot hold a value of this request: {first_line(exc)}"
     return str(exc)
 
 

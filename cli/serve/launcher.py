@@ -1,4 +1,4 @@
-"""Starting a submitted job: sent to the broker when one is configured, else run in a thread of this server.
+"""Starting a submitted job (`aigc.core.jobs.start`): queued when a broker is configured, else run in a thread here.
 
 Embedded jobs run one at a time, in submission order, in a background thread: a request never waits for
 a job. Stopping the server cancels the embedded jobs it still holds, so none is left `running` with
@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from aigc.core.config import Settings
+from aigc.core.jobs import start
 from aigc.core.store import Job, Store
 
 log = logging.getLogger("aigc.serve")
@@ -21,7 +22,6 @@ class Launcher:
     def __init__(self, store: Store, slots: int = 1) -> None:
         self.store = store
         self.settings: Settings = store.settings
-        self.queued_on_broker = self.settings.broker_url is not None
         self._pool: ThreadPoolExecutor | None = None
         self._slots = slots
         self._lock = threading.Lock()
@@ -29,17 +29,16 @@ class Launcher:
         self._running: set[int] = set()
 
     def start(self, job: Job) -> None:
-        """Send the job on its way; BrokerUnavailable leaves it queued in the store (the CLI does the same)."""
-        if self.queued_on_broker:
-            from aigc.worker.dispatch import dispatch
+        """Send the job on its way, as the CLI does; BrokerUnavailable leaves it queued in the store."""
+        start(self.store, [job], run_here=self._hold)
 
-            dispatch(self.store, [job])
-            return
+    def _hold(self, job_id: int) -> None:
+        """Accept an embedded job: it runs in the background, after those accepted before it."""
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self._slots, thread_name_prefix="aigc-embedded")
-            self._held.add(job.id)
-            self._pool.submit(self._run, job.id)
+            self._held.add(job_id)
+            self._pool.submit(self._run, job_id)
 
     def _run(self, job_id: int) -> None:
         from aigc.core.runner import run_job

@@ -11,13 +11,13 @@ from aigc.cli.serve import actions, views
 from aigc.cli.serve.cluster import cluster
 from aigc.cli.serve.forms import form_fields, parse_form, posted_values
 from aigc.cli.serve.plot import line_chart
-from aigc.cli.serve.schemas import MAX_ID
 from aigc.cli.serve.security import COOKIE, safe_next
+from aigc.core.dispatch import uses_broker
 from aigc.core.errors import UsageError
 from aigc.core.jobs import Submission
 from aigc.core.plugin import JobKind
 from aigc.core.registry import discover, get_plugin
-from aigc.core.store import queries
+from aigc.core.store import MAX_ID, JobStatus, queries
 
 router = APIRouter(include_in_schema=False)
 PAGE = 1000  # results shown per page of a job; the thumbnails load lazily
@@ -43,14 +43,14 @@ def home() -> RedirectResponse:
 
 
 def _jobs_context(srv: Any, status: str | None, plugin: str | None, before: int | None, limit: int) -> dict[str, Any]:
-    status = status if status in views.STATUSES else None
+    status = status if status in set(JobStatus) else None
     with srv.store.transaction() as session:
-        jobs = views.list_jobs(session, status=status, plugin=plugin or None, before=before, limit=limit)
-        counts = views.status_counts(session, plugin or None)
-        plugins = views.job_plugins(session)
+        jobs = queries.list_jobs(session, status=status, plugin=plugin or None, before=before, limit=limit)
+        counts = queries.status_counts(session, plugin or None)
+        plugins = queries.job_plugins(session)
     older = jobs[-1].id if len(jobs) == limit else None
     return dict(jobs=jobs, counts=counts, plugins=plugins, status=status, plugin=plugin, older=older,
-                limit=limit, statuses=views.STATUSES, before=before)
+                limit=limit, statuses=list(JobStatus), before=before)
 
 
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -75,9 +75,9 @@ def jobs_rows(request: Request, srv: Srv, status: str | None = None, plugin: Plu
 def job_page(request: Request, job_id: JobId, srv: Srv, offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Response:
     with srv.store.transaction() as session:
         job = queries.get_job(session, job_id)
-        results = views.result_infos(session, job_id, offset=offset, limit=PAGE)
+        results = queries.result_infos(session, job_id, offset=offset, limit=PAGE)
         counts = queries.count_results(session, job_id)
-        series = views.metric_series(session, job_id)
+        series = queries.metric_series(session, job_id)
         made = [m for m in queries.models_of(session, job.plugin) if m.source_job_id == job_id]
     total = sum(counts.values())
     return page(
@@ -95,7 +95,7 @@ def result_page(request: Request, job_id: JobId, index: Annotated[int, Path(ge=0
 
     with srv.store.transaction() as session:
         job = queries.get_job(session, job_id)
-        row = views.result_row(session, job_id, index)
+        row = queries.get_result(session, job_id, index)
         last = queries.next_result_index(session, job_id) - 1
     if row is None:
         return page(srv, request, "error.html", 404, status=404, message=f"job {job_id} has no result {index}")
@@ -139,7 +139,7 @@ def _plugin_forms(srv: Any, name: str, values: dict[str, dict[str, Any]]) -> dic
     with srv.store.transaction() as session:
         choices = views.model_choices(session, plugin.name)
     forms = {str(k): form_fields(plugin.params_model(k), values.get(str(k)), choices) for k in JobKind}
-    return dict(plugin=plugin, forms=forms, broker=srv.store.settings.broker_url is not None)
+    return dict(plugin=plugin, forms=forms, broker=uses_broker(srv.store.settings))
 
 
 @router.get("/plugins/{name}")

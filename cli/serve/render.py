@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from aigc.cli.render import age
+from aigc.cli.render import age, value_text
 
 
 def duration(seconds: float | None) -> str:
@@ -21,16 +21,6 @@ def duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return "-" if value is None else str(value)
-
-
 def stamp(moment: datetime | None) -> str:
     """UTC, to the second; the store keeps naive UTC times."""
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -40,8 +30,8 @@ def info(progress_info: dict[str, Any] | None) -> str:
     """`done/total` then the plugin's own values (losses ...), as the CLI's progress bar shows them."""
     values = dict(progress_info or {})
     done, total = values.pop("done", None), values.pop("total", None)
-    parts = [f"{fmt(done)}/{fmt(total)}"] if done is not None and total is not None else []
-    parts += [f"{k} {fmt(v)}" for k, v in values.items()]
+    parts = [f"{value_text(done)}/{value_text(total)}"] if done is not None and total is not None else []
+    parts += [f"{k} {value_text(v)}" for k, v in values.items()]
     return "  ".join(parts)
 
 
@@ -50,4 +40,4 @@ def pretty_json(value: Any) -> str:
 
 
 def install(env: Environment) -> None:
-    env.filters.update(age=age, duration=duration, fmt=fmt, stamp=stamp, info=info, pretty_json=pretty_json)
+    env.filters.update(age=age, duration=duration, fmt=value_text, stamp=stamp, info=info, pretty_json=pretty_json)

@@ -1,4 +1,5 @@
-"""The JSON API's bodies: the same fields as the CLI's `--json` output (aigc.cli.serialize), typed for OpenAPI."""
+"""The JSON API's bodies, typed for OpenAPI. A job has the fields of the CLI's `--json` (aigc.cli.serialize.job_dict);
+results add their file URL, models their lineage and use."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from aigc.core.store import JobStatus
+
 JobKindName = Literal["train", "generate", "evaluate"]
-StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 # The store keeps naive UTC; the API says so (RFC 3339 with an offset), as the CLI's JSON does with "Z".
 UtcTime = Annotated[datetime, AfterValidator(lambda moment: moment if moment.tzinfo else moment.replace(tzinfo=UTC))]
-# Job and model ids are 32-bit integers in PostgreSQL; larger ones can name nothing.
-MAX_ID = 2**31 - 1
 
 
 class SubmitIn(BaseModel):
@@ -29,7 +29,7 @@ class JobOut(BaseModel):
     id: int
     kind: str
     plugin: str
-    status: StatusName
+    status: JobStatus
     progress: float
     progress_info: dict[str, Any]
     params: dict[str, Any]
@@ -51,7 +51,7 @@ class JobOut(BaseModel):
 
 class CancelOut(BaseModel):
     id: int
-    status: StatusName
+    status: JobStatus
     message: str
 
 

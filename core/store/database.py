@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aigc.core.artifacts import ArtifactStore
 from aigc.core.config import Settings
-from aigc.core.errors import StoreUnavailable
+from aigc.core.errors import StoreUnavailable, first_line
 from aigc.core.store.engine import engine_for
 
 
@@ -40,5 +40,4 @@ class Store:
             with self._sessions() as session, session.begin():
                 yield session
         except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise StoreUnavailable(f"database error on {self.engine.url.render_as_string()}: {reason}") from exc
+            raise StoreUnavailable(f"database error on {self.engine.url.render_as_string()}: {first_line(exc)}") from exc

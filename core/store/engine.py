@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
-from aigc.core.errors import StoreUnavailable
+from aigc.core.errors import StoreUnavailable, first_line
 
 # The newest migration's revision id; tests assert it equals Alembic's head so the two never drift.
 SCHEMA_REVISION = "0002"
@@ -86,8 +86,7 @@ def _ensure_schema(engine: Engine, url: str) -> None:
     try:
         revision = current_revision(engine)
     except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise StoreUnavailable(f"cannot reach database {safe}: {reason}") from None
+        raise StoreUnavailable(f"cannot reach database {safe}: {first_line(exc)}") from None
     if revision == SCHEMA_REVISION:
         return
     if engine.url.get_backend_name() == "sqlite":
@@ -137,8 +136,7 @@ def migrate(url: str) -> tuple[str | None, str]:
         before = current_revision(engine)
         after = upgrade(engine)
     except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise StoreUnavailable(f"cannot reach database {safe}: {reason}") from None
+        raise StoreUnavailable(f"cannot reach database {safe}: {first_line(exc)}") from None
     finally:
         engine.dispose()
     return before, after

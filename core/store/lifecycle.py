@@ -6,6 +6,9 @@ job can never both run it, and a stale attempt can never overwrite a newer one's
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +20,32 @@ from sqlalchemy.orm import Session
 from aigc.core.context import PendingModel, PendingResult
 from aigc.core.store.database import Store
 from aigc.core.store.models import Job, JobStatus, Metric, Model, Result, utcnow
+
+
+@dataclass(frozen=True)
+class LeaseOwner:
+    """Who holds a job's lease, stored as "worker:token" in `jobs.lease_owner`.
+
+    `worker` names the process running the attempt (a Celery node such as cpu0@host, or host:pid for
+    an embedded run) and goes to `jobs.worker`, which `aigc workers` joins on the worker rows; `token`
+    is unique to the attempt, so two attempts in threads of one worker never share a lease.
+    """
+
+    worker: str
+    token: str
+
+    @classmethod
+    def new(cls, worker: str | None = None) -> LeaseOwner:
+        """A fresh owner for one attempt; the worker defaults to this process (host:pid)."""
+        return cls(worker or f"{socket.gethostname()}:{os.getpid()}", uuid.uuid4().hex[:8])
+
+    @classmethod
+    def parse(cls, text: str) -> LeaseOwner:
+        worker, _, token = text.rpartition(":")  # the worker part may hold colons itself (host:pid)
+        return cls(worker, token)
+
+    def format(self) -> str:
+        return f"{self.worker}:{self.token}"
 
 
 @dataclass(frozen=True)
@@ -36,7 +65,7 @@ class Claim:
 
     job_id: int
     attempt: int
-    owner: str
+    owner: LeaseOwner
     job: ClaimedJob | None = None
 
 
@@ -86,7 +115,7 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
     return and_(or_(fresh, lapsed), Job.attempts < Job.max_attempts)
 
 
-def claim_job(store: Store, job_id: int, owner: str, lease_s: float) -> Claim | None:
+def claim_job(store: Store, job_id: int, owner: LeaseOwner, lease_s: float) -> Claim | None:
     """Atomically start the next attempt of a job; None if it is finished, held, or not yet due."""
     now = utcnow()
     with store.transaction() as session:
@@ -96,9 +125,9 @@ def claim_job(store: Store, job_id: int, owner: str, lease_s: float) -> Claim | 
             .values(
                 status=JobStatus.running,
                 attempts=Job.attempts + 1,
-                lease_owner=owner,
+                lease_owner=owner.format(),
                 lease_expires_at=now + timedelta(seconds=lease_s),
-                worker=owner.rsplit(":", 1)[0],  # host:pid, without the attempt token
+                worker=owner.worker,
                 started_at=now,
                 finished_at=None,
                 progress_info={},
@@ -116,7 +145,7 @@ def _held(claim: Claim):  # type: ignore[no-untyped-def]
         Job.id == claim.job_id,
         Job.status == JobStatus.running,
         Job.attempts == claim.attempt,
-        Job.lease_owner == claim.owner,
+        Job.lease_owner == claim.owner.format(),
     )
 
 
@@ -133,7 +162,7 @@ def poll(store: Store, claim: Claim) -> str | None:
         row = session.execute(
             select(Job.status, Job.attempts, Job.lease_owner, Job.cancel_requested).where(Job.id == claim.job_id)
         ).one()
-    if row.status != JobStatus.running or row.attempts != claim.attempt or row.lease_owner != claim.owner:
+    if row.status != JobStatus.running or row.attempts != claim.attempt or row.lease_owner != claim.owner.format():
         return "lost"
     return "cancel" if row.cancel_requested else None
 

@@ -1,4 +1,8 @@
-"""Worker rows: who is alive (heartbeat), on which device and queues, and what each one runs."""
+"""Worker rows: who is alive (heartbeat), on which device and queues, and which jobs each one runs.
+
+A job's `worker` column holds the worker part of its lease owner (`LeaseOwner.worker`), which is the
+name of a worker row; what a worker runs is that join, not a second copy of the truth.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
-from aigc.core.store import Job, JobStatus, Store
-from aigc.core.store.models import Worker, utcnow
+from aigc.core.store.database import Store
+from aigc.core.store.models import Job, JobStatus, Worker, utcnow
 
 # A worker row whose heartbeat is older than this is deleted by any reaper (a node long gone).
 FORGET_AFTER = timedelta(days=1)
@@ -64,6 +68,15 @@ def forget_old(store: Store) -> None:
         session.execute(delete(Worker).where(Worker.heartbeat_at < utcnow() - FORGET_AFTER))
 
 
+def runs_jobs(store: Store, name: str) -> bool:
+    """Whether the worker `name` holds any running job."""
+    with store.transaction() as session:
+        count = session.execute(
+            select(func.count()).where(Job.status == JobStatus.running, Job.worker == name)
+        ).scalar_one()
+    return count > 0
+
+
 def live_workers(store: Store, silent_after_s: float) -> list[LiveWorker]:
     """Workers that beat within `silent_after_s` and did not stop, with the jobs each holds."""
     since = utcnow() - timedelta(seconds=silent_after_s)
@@ -90,40 +103,3 @@ def live_workers(store: Store, silent_after_s: float) -> list[LiveWorker]:
         )
         for row in rows
     ]
-
-
-@dataclass
-class QueueDepth:
-    queue: str
-    queued: int  # claimable jobs waiting in the store
-    messages: int | None  # messages waiting in the broker; None when the broker cannot be reached
-
-
-@dataclass
-class ClusterStatus:
-    workers: list[LiveWorker]
-    queues: list[QueueDepth]
-    broker_error: str | None = None
-
-
-def cluster_status(store: Store) -> ClusterStatus:
-    """`aigc workers`: live workers, the jobs each runs, and queue depths in the store and the broker."""
-    from aigc.core.errors import BrokerUnavailable
-    from aigc.core.store import queries
-    from aigc.worker.app import QUEUES, app_for
-    from aigc.worker.config import WorkerSettings
-
-    ws = WorkerSettings.from_env(store.settings)
-    workers = live_workers(store, silent_after_s=3 * ws.heartbeat_s + 2)
-    with store.transaction() as session:
-        waiting = queries.queued_due_counts(session, utcnow())
-    names = sorted(set(QUEUES) | set(waiting))
-    error, depths = None, {}
-    try:
-        from aigc.worker.dispatch import queue_depths
-
-        depths = queue_depths(names, app=app_for(store.settings))
-    except BrokerUnavailable as exc:
-        error = str(exc)
-    queues = [QueueDepth(name, waiting.get(name, 0), depths.get(name)) for name in names]
-    return ClusterStatus(workers, queues, error)

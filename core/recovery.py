@@ -9,16 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
+from aigc.core.dispatch import Dispatcher, dispatcher_for
 from aigc.core.store import Job, Store, lifecycle, queries
 from aigc.core.store.models import utcnow
-from aigc.worker.dispatch import dispatch, queue_depths
 
-if TYPE_CHECKING:
-    from celery import Celery
-
-log = logging.getLogger("aigc.worker.reaper")
+log = logging.getLogger("aigc.recovery")
 
 # `aigc jobs recover` sends at most this many queued jobs per run (run it again for more).
 RECOVER_LIMIT = 100_000
@@ -34,35 +30,35 @@ class Recovery:
         return bool(self.requeued or self.failed or self.resent)
 
 
-def reap(store: Store, app: Celery | None = None, *, resend_after_s: float) -> Recovery:
+def reap(store: Store, dispatcher: Dispatcher, *, resend_after_s: float) -> Recovery:
     """One round: requeue jobs of dead workers, and re-send queued jobs the broker seems to have lost."""
-    recovery = _requeue_lapsed(store, app)
-    recovery.resent = _resend_lost(store, app, resend_after_s)
+    recovery = _requeue_lapsed(store, dispatcher)
+    recovery.resent = _resend_lost(store, dispatcher, resend_after_s)
     if recovery:
         log.warning("reaper: requeued %s, failed %s, re-sent %s", recovery.requeued, recovery.failed, recovery.resent)
     return recovery
 
 
-def recover(store: Store, app: Celery | None = None) -> Recovery:
+def recover(store: Store) -> Recovery:
     """`aigc jobs recover`: requeue lapsed leases, then send every claimable queued job again."""
-    recovery = _requeue_lapsed(store, app)
+    dispatcher = dispatcher_for(store.settings, "aigc jobs recover")
+    recovery = _requeue_lapsed(store, dispatcher)
     with store.transaction() as session:
         jobs = list(queries.stale_queued(session, utcnow(), None, limit=RECOVER_LIMIT))
     jobs = [job for job in jobs if job.id not in set(recovery.requeued)]
-    dispatch(store, jobs, app=app)
+    dispatcher.send(store, jobs)
     recovery.resent = [job.id for job in jobs]
     return recovery
 
 
-def _requeue_lapsed(store: Store, app: Celery | None) -> Recovery:
+def _requeue_lapsed(store: Store, dispatcher: Dispatcher) -> Recovery:
     requeued, failed = lifecycle.reap_lapsed(store)
-    if requeued:
-        # The dead attempt's message was acked or sits un-acked until the visibility timeout: send anew.
-        dispatch(store, load_jobs(store, requeued), app=app)
+    # The dead attempt's message was acked or sits un-acked until the visibility timeout: send anew.
+    dispatcher.send(store, load_jobs(store, requeued))
     return Recovery(requeued=requeued, failed=failed)
 
 
-def _resend_lost(store: Store, app: Celery | None, resend_after_s: float) -> list[int]:
+def _resend_lost(store: Store, dispatcher: Dispatcher, resend_after_s: float) -> list[int]:
     """Re-send stale queued jobs of each queue whose broker list holds fewer messages than the store
     has claimable jobs: after a Redis restart or FLUSHDB, or a submit that found the broker down.
 
@@ -74,12 +70,14 @@ def _resend_lost(store: Store, app: Celery | None, resend_after_s: float) -> lis
         if not stale:
             return []
         waiting = queries.queued_due_counts(session, now)
-    depths = queue_depths({job.queue for job in stale}, app=app)
+    depths = dispatcher.queue_depths({job.queue for job in stale})
     lost = [job for job in stale if depths[job.queue] < waiting.get(job.queue, 0)]
-    dispatch(store, lost, app=app)
+    dispatcher.send(store, lost)
     return [job.id for job in lost]
 
 
 def load_jobs(store: Store, job_ids: list[int]) -> list[Job]:
+    if not job_ids:
+        return []
     with store.transaction() as session:
         return [queries.get_job(session, job_id) for job_id in job_ids]

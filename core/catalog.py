@@ -1,4 +1,7 @@
-"""Models (trained checkpoints): resolving a model id for a plugin, bundled defaults, listing, export."""
+"""The model catalog (trained checkpoints and bundled defaults): resolving a model id for a plugin, loading, export.
+
+The `models` table itself is `aigc.core.store.models.Model`; this module decides what a model id means.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +19,9 @@ from aigc.core.artifacts import ArtifactStore, sha256_of
 from aigc.core.context import LoadedModel
 from aigc.core.errors import UnknownModel, UsageError
 from aigc.core.plugin import Plugin
-from aigc.core.store import queries
+from aigc.core.store import MAX_ID, queries
 
 BUNDLED = "default"
-MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,12 @@ def load(session: Session, artifacts: ArtifactStore, plugin: type[Plugin], ref: 
         if path is None:
             raise UnknownModel(f"plugin '{plugin.name}' ships no bundled model")
         fmt = "hf" if path.is_dir() else "safetensors"
-        return LoadedModel(BUNDLED, path, fmt, sha256_of(path), _bundled_config(path), bundled=True)
+        return LoadedModel(BUNDLED, path, fmt, sha256_of(path), _bundled_config(path))
     row = queries.get_model(session, int(ref))
     if row is None:
         raise UnknownModel(f"no model with id {ref}")
     path = artifacts.verified_path(row.sha256, row.format)
-    return LoadedModel(str(row.id), path, row.format, row.sha256, row.config, bundled=False)
+    return LoadedModel(str(row.id), path, row.format, row.sha256, row.config)
 
 
 def _bundled_config(path: Path) -> dict[str, Any]:
