@@ -10,7 +10,6 @@ imported when first used.
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,8 @@ from pydantic import Field
 
 from aigc.core.artifacts import load_tensors
 from aigc.core.context import JobContext, LoadedModel, Progress
-from aigc.core.errors import InvalidParams, JobCancelled, UsageError
+from aigc.core.config import data_home, environment
+from aigc.core.errors import InvalidParams, JobCancelled, UsageError, first_line
 from aigc.core.plugin import (
     CONTRACT_VERSION,
     SEED_LIMIT,
@@ -39,10 +39,8 @@ if TYPE_CHECKING:
 def dataset_dir(name: str) -> Path:
     """The folder where a plugin keeps data set `name` (downloaded once, then read from there):
     `$AIGC_DATA_DIR/<name>`, AIGC_DATA_DIR defaulting to `<aigc data home>/data`. Not created here."""
-    from aigc.core.config import data_home
-
-    root = os.environ.get("AIGC_DATA_DIR")
-    return (Path(root).expanduser() if root else data_home() / "data") / name
+    env = environment()
+    return (env.data_dir.expanduser() if env.data_dir else data_home(env) / "data") / name
 
 
 # Imported on first use: numpy and Pillow (images), the store and runner (testing).
@@ -90,9 +88,11 @@ __all__ = [
     "InvalidParams",
     "JobCancelled",
     "UsageError",
+    "first_line",
     # seeds, data, models
     "SEED_LIMIT",
     "dataset_dir",
+    "environment",
     "item_seed",
     "load_tensors",
     # images

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aigc.core.plugin_api import UsageError, dataset_dir
+from aigc.core.plugin_api import UsageError, dataset_dir, environment
 
 # IDX type codes (third byte of the magic number) to big-endian numpy dtypes.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -199,7 +199,7 @@ def cache_dir() -> Path:
 
 def mirrors() -> list[str]:
     """Base URLs tried in order; `AIGC_MNIST_MIRROR` (comma-separated) replaces the public ones."""
-    override = os.environ.get("AIGC_MNIST_MIRROR", "")
+    override = environment().mnist_mirror
     chosen = [m.strip() for m in override.split(",") if m.strip()] or list(DEFAULT_MIRRORS)
     return [m if m.endswith("/") else m + "/" for m in chosen]
 

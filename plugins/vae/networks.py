@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, load_tensors
+from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, first_line, load_tensors
 
 PIXELS = 28 * 28
 
@@ -134,6 +134,5 @@ def load_model(ctx: JobContext, ref: str | None) -> tuple[VAE, LoadedModel]:
         vae = VAE(VaeConfig.from_state_dict(state))
         vae.load_state_dict(state)
     except (KeyError, RuntimeError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"model {model.id} does not hold vae weights ({first_line})") from None
+        raise UsageError(f"model {model.id} does not hold vae weights ({first_line(exc)})") from None
     return vae.to(ctx.device).eval(), model
