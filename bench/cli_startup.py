@@ -1,6 +1,6 @@
 """Wall time of `aigc --help` and `aigc plugins` (target: median < 0.6 s each), beside a bare `python -c pass`.
 
-    python bench/cli_startup.py [--runs 21]
+python bench/cli_startup.py [--runs 21]
 """
 
 from __future__ import annotations

@@ -98,15 +98,19 @@ def main() -> None:
         cells = [f"{r[name]:>11.1f}s" if isinstance(r, dict) else f"{'-':>12}" for r in results.values()]
         print(f"{name:<28}" + "".join(cells))
     for total_name, keys in (("two commands", names[:2]), ("with both checks", names)):
-        cells = [f"{sum(r[k] for k in keys):>11.1f}s" if isinstance(r, dict) else f"{'-':>12}" for r in results.values()]
+        cells = [
+            f"{sum(r[k] for k in keys):>11.1f}s" if isinstance(r, dict) else f"{'-':>12}" for r in results.values()
+        ]
         print(f"{total_name:<28}" + "".join(cells))
     for label, result in results.items():
         if isinstance(result, str):
             print(f"\n{label}: {result}")
     ok = [sum(r[k] for k in names) for r in results.values() if isinstance(r, dict)]
     if ok:
-        print(f"\ntarget: the two commands plus both checks under {TARGET_S:.0f} s: "
-              f"{'met' if max(ok) < TARGET_S else 'NOT met'} (slowest {max(ok):.1f} s)")
+        print(
+            f"\ntarget: the two commands plus both checks under {TARGET_S:.0f} s: "
+            f"{'met' if max(ok) < TARGET_S else 'NOT met'} (slowest {max(ok):.1f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -120,8 +120,12 @@ class BenchCluster:
         base = ["-m", "celery"] if celery else ["-m", "aigc.cli", "worker"]
         out = open(self.root / f"{log}.log", "ab")
         process = subprocess.Popen(
-            [sys.executable, *base, *args], env={**self.env, **env}, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=self.root,
+            [sys.executable, *base, *args],
+            env={**self.env, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.root,
         )
         self.processes.append(process)
         return process

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from queue_cluster import BenchCluster, cpu_seconds, median  # noqa: E402
+from queue_cluster import BenchCluster, cpu_seconds, median
 
-BARE_APP = '''
+BARE_APP = """
 from celery import Celery
 
 app = Celery("bare", broker="{broker}", backend="{broker}")
@@ -34,7 +34,7 @@ app.conf.update(
 @app.task
 def noop():
     return None
-'''
+"""
 
 
 def wait_done(cluster: BenchCluster, job_id: int, poll_s: float = 0.001) -> None:
@@ -59,8 +59,21 @@ def latency(cluster: BenchCluster, runs: int) -> tuple[float, float]:
 
     ours = cluster.start("--gpus", "none", "--concurrency", "1", "--name", "lat", "--loglevel", "WARNING", log="ours")
     theirs = cluster.start(
-        "-A", "bare", "worker", "--pool", "threads", "--concurrency", "1", "--queues", "bare",
-        "--without-gossip", "--without-mingle", "--loglevel", "WARNING", log="bare", celery=True,
+        "-A",
+        "bare",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "1",
+        "--queues",
+        "bare",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "WARNING",
+        log="bare",
+        celery=True,
         PYTHONPATH=str(cluster.root),
     )
     cluster.wait_ready(1)
@@ -99,7 +112,9 @@ def throughput(cluster: BenchCluster, jobs: int) -> tuple[float, float, float]:
     from aigc.core.plugin import JobKind
     from aigc.core.store import Job
 
-    workers = cluster.start("--gpus", "none", "--concurrency", "2", "--name", "drain", "--loglevel", "WARNING", log="drain")
+    workers = cluster.start(
+        "--gpus", "none", "--concurrency", "2", "--name", "drain", "--loglevel", "WARNING", log="drain"
+    )
     cluster.wait_ready(2)
     time.sleep(1)
     cpu_before = cpu_seconds(workers)
@@ -131,7 +146,9 @@ def main() -> None:
         print(f"latency  bare Celery no-op round trip (median of {args.runs}):      {bare * 1000:7.1f} ms")
         print(f"latency  ratio: {ours / bare:.2f}x  (target <= 3x)")
         end_to_end, drain, cpu = throughput(cluster, args.jobs)
-        print(f"throughput  {args.jobs} no-op jobs, 2 worker processes, one submit per job: {end_to_end:6.0f} jobs/s  (target >= 200)")
+        print(
+            f"throughput  {args.jobs} no-op jobs, 2 worker processes, one submit per job: {end_to_end:6.0f} jobs/s  (target >= 200)"
+        )
         print(f"throughput  {args.jobs} no-op jobs, 2 worker processes, sent as one batch: {drain:6.0f} jobs/s")
         print(f"throughput  worker CPU per job: {cpu * 1000:.1f} ms, so at most {2 / cpu:.0f} jobs/s on 2 idle cores")
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

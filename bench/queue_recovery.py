@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from queue_cluster import BenchCluster, median  # noqa: E402
+from queue_cluster import BenchCluster, median
 
 
 def one_try(cluster: BenchCluster, k: int) -> float:

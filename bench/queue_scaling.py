@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from queue_cluster import BenchCluster  # noqa: E402
+from queue_cluster import BenchCluster
 
 
 def run(cluster: BenchCluster, processes: int, plugin: str, params: dict[str, object], jobs: int) -> float:
@@ -25,8 +25,16 @@ def run(cluster: BenchCluster, processes: int, plugin: str, params: dict[str, ob
 
     ids = [cluster.submit(plugin, params).id for _ in range(jobs)]
     workers = cluster.start(
-        "--gpus", "none", "--concurrency", str(processes), "--name", f"scale{processes}", "--loglevel", "WARNING",
-        log=f"scale{processes}", OMP_NUM_THREADS="1",
+        "--gpus",
+        "none",
+        "--concurrency",
+        str(processes),
+        "--name",
+        f"scale{processes}",
+        "--loglevel",
+        "WARNING",
+        log=f"scale{processes}",
+        OMP_NUM_THREADS="1",
     )
     while True:
         with cluster.store.transaction() as session:
@@ -35,8 +43,11 @@ def run(cluster: BenchCluster, processes: int, plugin: str, params: dict[str, ob
             ).scalar_one()
             if not left:
                 first, last, failed = session.execute(
-                    select(func.min(Job.started_at), func.max(Job.finished_at), func.count().filter(Job.status != "succeeded"))
-                    .where(Job.id.in_(ids))
+                    select(
+                        func.min(Job.started_at),
+                        func.max(Job.finished_at),
+                        func.count().filter(Job.status != "succeeded"),
+                    ).where(Job.id.in_(ids))
                 ).one()
                 break
         time.sleep(0.2)
@@ -93,8 +104,10 @@ def main() -> None:
         print(f"scaling  speed-up through the queue: {two / one:.2f}x  (expect close to 2x on 2 idle cores)")
         if args.plugin == "burn":
             bare_one, bare_two = bare(1, args.steps, args.jobs), bare(2, args.steps, args.jobs)
-            print(f"scaling  same work, no queue, 1 vs 2 plain processes: {bare_one:.2f} vs {bare_two:.2f} jobs/s"
-                  f" = {bare_two / bare_one:.2f}x  (what the machine allows right now)")
+            print(
+                f"scaling  same work, no queue, 1 vs 2 plain processes: {bare_one:.2f} vs {bare_two:.2f} jobs/s"
+                f" = {bare_two / bare_one:.2f}x  (what the machine allows right now)"
+            )
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
         cluster.close()

@@ -39,11 +39,26 @@ def fill(store: Store, jobs: int, images: int, points: int) -> tuple[int, int]:
         status = rng.choice(STATUSES)
         rows.append(
             dict(
-                kind=rng.choice(("generate", "generate", "train", "evaluate")), plugin=rng.choice(PLUGINS),
-                params={"n": 64, "seed": i}, seed=i, model_id=None, queue="cpu", priority=0, status=status,
-                progress=1.0 if status == "succeeded" else rng.random(), progress_info={"done": 1, "total": 2},
-                attempts=1, max_attempts=3, retries=0, failures=0, cancel_requested=False,
-                worker="bench:1", device="cpu", summary={}, created_at=now, started_at=now,
+                kind=rng.choice(("generate", "generate", "train", "evaluate")),
+                plugin=rng.choice(PLUGINS),
+                params={"n": 64, "seed": i},
+                seed=i,
+                model_id=None,
+                queue="cpu",
+                priority=0,
+                status=status,
+                progress=1.0 if status == "succeeded" else rng.random(),
+                progress_info={"done": 1, "total": 2},
+                attempts=1,
+                max_attempts=3,
+                retries=0,
+                failures=0,
+                cancel_requested=False,
+                worker="bench:1",
+                device="cpu",
+                summary={},
+                created_at=now,
+                started_at=now,
                 finished_at=now if status not in ("running", "queued") else None,
             )
         )
@@ -53,9 +68,18 @@ def fill(store: Store, jobs: int, images: int, points: int) -> tuple[int, int]:
     gallery, curves = jobs, jobs - 1  # the newest two jobs carry the heavy content
     pixels = np.random.default_rng(0).integers(0, 256, (images, 28, 28), dtype=np.uint8)
     results = [
-        dict(job_id=gallery, index=i, kind="image", role="item", mime="image/png",
-             data=encode_png(pixels[i], {"seed": 7, "index": i, "model": "default"}), text=None, seed=7,
-             meta={"index": i}, created_at=now)
+        dict(
+            job_id=gallery,
+            index=i,
+            kind="image",
+            role="item",
+            mime="image/png",
+            data=encode_png(pixels[i], {"seed": 7, "index": i, "model": "default"}),
+            text=None,
+            seed=7,
+            meta={"index": i},
+            created_at=now,
+        )
         for i in range(images)
     ]
     metrics = [
@@ -98,14 +122,18 @@ def main() -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="aigc-bench-serve-"))
     settings = replace(
-        Settings.from_env(), database_url=args.database_url or f"sqlite:///{folder / 'aigc.db'}",
-        artifacts=folder / "artifacts", broker_url=None,
+        Settings.from_env(),
+        database_url=args.database_url or f"sqlite:///{folder / 'aigc.db'}",
+        artifacts=folder / "artifacts",
+        broker_url=None,
     )
     store = Store(settings)
     started = time.perf_counter()
     gallery, curves = fill(store, args.jobs, args.images, args.points)
-    print(f"store: {store.engine.url.get_backend_name()}, {args.jobs} jobs, {args.images} images in job {gallery}, "
-          f"3x{args.points} metric points in job {curves} (filled in {time.perf_counter() - started:.1f} s)")
+    print(
+        f"store: {store.engine.url.get_backend_name()}, {args.jobs} jobs, {args.images} images in job {gallery}, "
+        f"3x{args.points} metric points in job {curves} (filled in {time.perf_counter() - started:.1f} s)"
+    )
 
     cases = [
         ("jobs list (page)", "/jobs", 200),

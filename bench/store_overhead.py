@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-NOOP = '''
+NOOP = """
 from aigc.core.plugin import JobParams, Modality, Plugin
 
 
@@ -27,7 +27,7 @@ class Noop(Plugin):
 
     def generate(self, ctx, params):
         ctx.add_text("done", seed=ctx.seed)
-'''
+"""
 
 
 def measure(settings, jobs: int) -> list[float]:

@@ -31,8 +31,9 @@ from aigc.plugins.text import networks
 def direct(model: object, tokenizer: object, prompt: str, sequences: int, new_tokens: int, batched: bool) -> float:
     """`model.generate` called by hand; returns new tokens per second."""
     ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids  # type: ignore[operator]
-    settings = dict(max_new_tokens=new_tokens, do_sample=True, temperature=0.8, top_k=0,
-                    pad_token_id=tokenizer.pad_token_id)  # type: ignore[attr-defined]
+    settings = dict(
+        max_new_tokens=new_tokens, do_sample=True, temperature=0.8, top_k=0, pad_token_id=tokenizer.pad_token_id
+    )  # type: ignore[attr-defined]
     produced = 0
     start = time.perf_counter()
     if batched:
@@ -49,8 +50,15 @@ def direct(model: object, tokenizer: object, prompt: str, sequences: int, new_to
 
 def plugin_job(settings: object, model: str, prompt: str, sequences: int, new_tokens: int) -> tuple[float, float, int]:
     """(job's tokens/s in generation, end-to-end tokens/s, new tokens) of one `text generate` job."""
-    params = {"model": model, "prompt": prompt, "max_new_tokens": new_tokens, "num_return_sequences": sequences,
-              "temperature": 0.8, "seed": 0, "device": "cpu"}
+    params = {
+        "model": model,
+        "prompt": prompt,
+        "max_new_tokens": new_tokens,
+        "num_return_sequences": sequences,
+        "temperature": 0.8,
+        "seed": 0,
+        "device": "cpu",
+    }
     start = time.perf_counter()
     outcome = run_job("text", "generate", params, settings=settings)  # type: ignore[arg-type]
     seconds = time.perf_counter() - start
@@ -87,12 +95,16 @@ def main() -> None:
             job.append(rate)
             whole.append(end_to_end)
             batch.append(direct(model, tokenizer, args.prompt, args.sequences, new_tokens, batched=True))
-            print(f"round {round_}: model.generate {one[-1]:7.1f} tok/s   generate job {job[-1]:7.1f} tok/s "
-                  f"({produced} tokens; end to end {whole[-1]:7.1f})   batched model.generate {batch[-1]:7.1f}",
-                  flush=True)
+            print(
+                f"round {round_}: model.generate {one[-1]:7.1f} tok/s   generate job {job[-1]:7.1f} tok/s "
+                f"({produced} tokens; end to end {whole[-1]:7.1f})   batched model.generate {batch[-1]:7.1f}",
+                flush=True,
+            )
     d, j = statistics.median(one), statistics.median(job)
-    print(f"median over {args.rounds} rounds: {args.sequences} sequences x {new_tokens} new tokens, "
-          f"{networks.parameter_count(model) / 1e6:.2f}M params, {args.threads} thread(s):")
+    print(
+        f"median over {args.rounds} rounds: {args.sequences} sequences x {new_tokens} new tokens, "
+        f"{networks.parameter_count(model) / 1e6:.2f}M params, {args.threads} thread(s):"
+    )
     print(f"  model.generate, one sequence a call   {d:7.1f} tok/s")
     print(f"  text generate job                     {j:7.1f} tok/s   ratio {j / d:.3f}  (target >= 0.90)")
     print(f"  text generate job, end to end         {statistics.median(whole):7.1f} tok/s")

@@ -47,10 +47,14 @@ def main() -> None:
     if outcome.job.status != "succeeded":
         raise SystemExit(f"evaluate job {outcome.job.status}: {outcome.job.error}")
     s = outcome.summary
-    print(f"model {s['model']} on the last 10% of {args.text} ({s['chars']} characters, {s['tokens']} tokens), "
-          f"context {s['context']}, stride {s['stride']}, {time.perf_counter() - start:.0f} s:")
-    print(f"  nats per character   {s['nats_per_char']:.4f}   (target <= {TARGET:.2f}: "
-          f"{'met' if s['nats_per_char'] <= TARGET else 'NOT met'})")
+    print(
+        f"model {s['model']} on the last 10% of {args.text} ({s['chars']} characters, {s['tokens']} tokens), "
+        f"context {s['context']}, stride {s['stride']}, {time.perf_counter() - start:.0f} s:"
+    )
+    print(
+        f"  nats per character   {s['nats_per_char']:.4f}   (target <= {TARGET:.2f}: "
+        f"{'met' if s['nats_per_char'] <= TARGET else 'NOT met'})"
+    )
     print(f"  bits per character   {s['bits_per_char']:.4f}")
     print(f"  loss per token       {s['loss_per_token']:.4f}   perplexity {s['perplexity']:.3f}")
     print("  references (nanoGPT, same split): CPU 'baby' config ~1.88, 10.7M-parameter GPU config 1.47")

@@ -81,9 +81,19 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     params = {
-        "corpus": args.corpus, "steps": args.steps, "n_layer": args.n_layer, "n_head": 4, "n_embd": args.n_embd,
-        "context": args.context, "batch_size": args.batch_size, "eval_every": args.steps, "eval_batches": 1,
-        "checkpoint_every": args.steps + 1, "warmup_steps": 10, "seed": 0, "device": "cpu",
+        "corpus": args.corpus,
+        "steps": args.steps,
+        "n_layer": args.n_layer,
+        "n_head": 4,
+        "n_embd": args.n_embd,
+        "context": args.context,
+        "batch_size": args.batch_size,
+        "eval_every": args.steps,
+        "eval_batches": 1,
+        "checkpoint_every": args.steps + 1,
+        "warmup_steps": 10,
+        "seed": 0,
+        "device": "cpu",
     }
     p = TrainParams(**params)
     train_text = split_tail(read_corpus(args.corpus, tokenizers.EOS), p.holdout)[0]
@@ -97,13 +107,19 @@ def main() -> None:
         looped, whole = plugin_job(params)
         loop.append(looped)
         job.append(whole)
-        print(f"round {round_}: bare loop {bare[-1]:7.0f} tok/s   job loop {loop[-1]:7.0f} tok/s   "
-              f"job end to end {job[-1]:7.0f} tok/s", flush=True)
+        print(
+            f"round {round_}: bare loop {bare[-1]:7.0f} tok/s   job loop {loop[-1]:7.0f} tok/s   "
+            f"job end to end {job[-1]:7.0f} tok/s",
+            flush=True,
+        )
     b, lo, j = statistics.median(bare), statistics.median(loop), statistics.median(job)
-    size = networks.parameter_count(networks.new_gpt2(networks.Architecture(
-        p.n_layer, p.n_head, p.n_embd, p.context, 0.0), tokenizer))
-    print(f"median over {args.rounds} rounds: GPT-2 {p.n_layer}x{p.n_embd} ({size / 1e6:.2f}M params), "
-          f"{p.steps} steps of {p.batch_size}x{p.context} tokens, {args.threads} thread(s):")
+    size = networks.parameter_count(
+        networks.new_gpt2(networks.Architecture(p.n_layer, p.n_head, p.n_embd, p.context, 0.0), tokenizer)
+    )
+    print(
+        f"median over {args.rounds} rounds: GPT-2 {p.n_layer}x{p.n_embd} ({size / 1e6:.2f}M params), "
+        f"{p.steps} steps of {p.batch_size}x{p.context} tokens, {args.threads} thread(s):"
+    )
     print(f"  bare loop              {b:7.0f} tok/s")
     print(f"  text train job, loop   {lo:7.0f} tok/s   ratio {lo / b:.3f}  (target >= 0.90)")
     print(f"  text train job, whole  {j:7.0f} tok/s   ratio {j / b:.3f}")

@@ -16,7 +16,11 @@ def summarize(store: Store, job: Job, *, texts_shown: bool = False) -> None:
 
     with store.transaction() as session:
         counts = queries.count_results(session, job.id)
-        texts = [] if texts_shown else [r.text for r in queries.results_of(session, job.id) if r.kind == "text" and r.role == "item"]
+        texts = (
+            []
+            if texts_shown
+            else [r.text for r in queries.results_of(session, job.id) if r.kind == "text" and r.role == "item"]
+        )
         models = [m for m in queries.models_of(session, job.plugin) if m.source_job_id == job.id]
     for text in texts:
         out.print(text, markup=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -19,8 +19,8 @@ STATUSES = ", ".join(JobStatus)
 
 @app.command("list")
 def list_jobs(
-    status: Optional[str] = typer.Option(None, "--status", help=f"One of: {STATUSES}."),
-    plugin: Optional[str] = typer.Option(None, "--plugin", help="Only this plugin's jobs."),
+    status: str | None = typer.Option(None, "--status", help=f"One of: {STATUSES}."),
+    plugin: str | None = typer.Option(None, "--plugin", help="Only this plugin's jobs."),
     limit: int = typer.Option(20, "--limit", min=1, max=10000, help="Newest N jobs."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
@@ -44,7 +44,14 @@ def list_jobs(
         table.add_column(column)
     for j in jobs:
         table.add_row(
-            str(j.id), status_text(j.status), j.plugin, j.kind, f"{j.progress:.0%}", str(j.attempts), j.worker or "-", age(j.created_at)
+            str(j.id),
+            status_text(j.status),
+            j.plugin,
+            j.kind,
+            f"{j.progress:.0%}",
+            str(j.attempts),
+            j.worker or "-",
+            age(j.created_at),
         )
     out.print(table)
 
@@ -127,7 +134,11 @@ def recover() -> None:
     from aigc.core.store import Store
 
     recovery = recover_jobs(Store.from_env())
-    for label, ids in (("requeued (worker died)", recovery.requeued), ("failed (out of attempts)", recovery.failed), ("sent", recovery.resent)):
+    for label, ids in (
+        ("requeued (worker died)", recovery.requeued),
+        ("failed (out of attempts)", recovery.failed),
+        ("sent", recovery.resent),
+    ):
         if ids:
             err.print(f"{label}: {', '.join(str(i) for i in ids)}")
     out.print(f"{len(recovery.requeued)} requeued, {len(recovery.failed)} failed, {len(recovery.resent)} sent")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,7 +15,7 @@ app = typer.Typer(help="List and export models (trained checkpoints and bundled 
 @app.callback(invoke_without_command=True)
 def list_models(
     ctx: typer.Context,
-    plugin: Optional[str] = typer.Option(None, "--plugin", help="Only this plugin's models."),
+    plugin: str | None = typer.Option(None, "--plugin", help="Only this plugin's models."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Trained models (newest first), then each plugin's bundled default."""
@@ -57,7 +56,15 @@ def list_models(
         table.add_column(column)
     for r in rows:
         metrics = ", ".join(f"{k}={value_text(v)}" for k, v in r["metrics"].items())
-        table.add_row(r["id"], r["plugin"], r["name"], r["format"], str(r["source_job_id"] or "-"), metrics, age(r["created_at"]) if r["created_at"] else "bundled")
+        table.add_row(
+            r["id"],
+            r["plugin"],
+            r["name"],
+            r["format"],
+            str(r["source_job_id"] or "-"),
+            metrics,
+            age(r["created_at"]) if r["created_at"] else "bundled",
+        )
     out.print(table)
 
 
@@ -65,7 +72,7 @@ def list_models(
 def export(
     model_id: str = typer.Argument(..., help="Model id (a number from `aigc models`, or 'default' with --plugin)."),
     destination: Path = typer.Argument(..., help="File (safetensors) or folder (Hugging Face format) to write."),
-    plugin: Optional[str] = typer.Option(None, "--plugin", help="Plugin of the model (needed for 'default')."),
+    plugin: str | None = typer.Option(None, "--plugin", help="Plugin of the model (needed for 'default')."),
 ) -> None:
     """Copy a model's verified artifact out of the store, e.g. into a plugin's package data."""
     from aigc.core import catalog

@@ -47,7 +47,13 @@ def list_plugins(
         table.add_column(column)
     for e in entries.values():
         status = "[green]ok[/]" if e.ok else f"[red]broken[/]: {e.error}"
-        table.add_row(e.name, str(e.plugin.modality) if e.plugin else "-", e.package, status, e.plugin.description if e.plugin else "")
+        table.add_row(
+            e.name,
+            str(e.plugin.modality) if e.plugin else "-",
+            e.package,
+            status,
+            e.plugin.description if e.plugin else "",
+        )
     out.print(table)
     if not entries:
         err.print("no plugins found (entry-point group aigc.plugins, AIGC_PLUGIN_PATH)")

@@ -50,4 +50,3 @@ class JobProgress:
     @property
     def streamed(self) -> bool:
         return self._streaming
-

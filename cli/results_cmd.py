@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,7 +15,7 @@ EXTENSIONS = {"image/png": ".png"}
 
 def results(
     job_id: str = typer.Argument(..., help="Job id."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder to write the files into (created)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder to write the files into (created)."),
     json_out: bool = typer.Option(False, "--json", help="List the results as JSON instead."),
 ) -> None:
     """Write a job's results (PNGs plus a contact sheet, or .txt files) into a folder, or list them."""

@@ -8,7 +8,9 @@ from aigc.cli.render import err
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything beyond loopback needs AIGC_API_TOKEN."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind; anything beyond loopback needs AIGC_API_TOKEN."
+    ),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to bind (0: any free port)."),
 ) -> None:
     """Serve the jobs, results, models and plugins as web pages and a JSON API (/api)."""

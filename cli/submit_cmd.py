@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,9 +21,9 @@ def _submit(
     kind: str,
     plugin: str,
     param: list[str],
-    model: Optional[str],
-    prompt: Optional[str],
-    wait: Optional[bool],
+    model: str | None,
+    prompt: str | None,
+    wait: bool | None,
     priority: int,
     retries: int,
     json_out: bool,
@@ -120,9 +120,9 @@ def _register(kind: str) -> None:
     def command(
         plugin: str = typer.Option(..., "--plugin", help="Plugin name (see `aigc plugins`)."),
         param: list[str] = typer.Option([], "--param", "-p", help="A job param as key=value; repeat for more."),
-        model: Optional[str] = typer.Option(None, "--model", help="Model id to use (see `aigc models`)."),
-        prompt: Optional[str] = typer.Option(None, "--prompt", help="Shorthand for -p prompt=TEXT."),
-        wait: Optional[bool] = typer.Option(
+        model: str | None = typer.Option(None, "--model", help="Model id to use (see `aigc models`)."),
+        prompt: str | None = typer.Option(None, "--prompt", help="Shorthand for -p prompt=TEXT."),
+        wait: bool | None = typer.Option(
             None, "--wait/--no-wait", help="Follow the job to its end (default: wait when embedded, not when queued)."
         ),
         priority: int = typer.Option(0, "--priority", min=0, max=9, help="0-9, higher runs first (queued jobs)."),

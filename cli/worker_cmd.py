@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from aigc.cli.render import err
 
 
 def worker(
-    queues: Optional[str] = typer.Option(
+    queues: str | None = typer.Option(
         None, "--queues", "-Q", help="Queues to serve, in order of preference (default: gpu,cpu with GPUs, else cpu)."
     ),
     gpus: str = typer.Option("auto", "--gpus", help="all, none, auto (all found, else none), or indices such as 0,1."),
@@ -18,7 +16,7 @@ def worker(
         1, "--concurrency", "-c", min=1, max=64, help="Worker processes per GPU, or CPU processes with --gpus none."
     ),
     loglevel: str = typer.Option("INFO", "--loglevel", "-l", help="Celery log level."),
-    name: Optional[str] = typer.Option(
+    name: str | None = typer.Option(
         None, "--name", help="Node part of the worker names (gpu0@NAME); default: the host name. Unique per node."
     ),
 ) -> None:

@@ -194,9 +194,7 @@ class JobContext:
         with self._lock:
             index = self._next_index
             self._next_index += 1
-            self.pending_results.append(
-                PendingResult(index, kind, role, mime, data, text, seed, dict(metadata or {}))
-            )
+            self.pending_results.append(PendingResult(index, kind, role, mime, data, text, seed, dict(metadata or {})))
         return index
 
     def stream(self, text: str) -> None:
@@ -259,7 +257,7 @@ class ContextBackend:
 
 
 def resolve_device(requested: str) -> str:
-    """"auto" means AIGC_DEVICE if set (a node's operator decides), else CUDA when present, else CPU."""
+    """ "auto" means AIGC_DEVICE if set (a node's operator decides), else CUDA when present, else CPU."""
     if requested == "auto":
         from aigc.core.config import environment
 

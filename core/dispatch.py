@@ -54,7 +54,9 @@ def _registered() -> Callable[[Settings], Dispatcher]:
 
     found = list(entry_points(group=GROUP))
     if not found:
-        raise UsageError(f"a broker is set (AIGC_BROKER_URL) but no dispatcher is installed (entry-point group {GROUP})")
+        raise UsageError(
+            f"a broker is set (AIGC_BROKER_URL) but no dispatcher is installed (entry-point group {GROUP})"
+        )
     if len(found) > 1:
         names = ", ".join(sorted(f"{ep.name} ({ep.value})" for ep in found))
         raise UsageError(f"several dispatchers are installed ({names}); uninstall all but one")

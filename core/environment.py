@@ -40,7 +40,9 @@ class Environment(BaseSettings):
     broker_url: str | None = Field(None, description="a broker URL such as redis://127.0.0.1:6379/0, or nothing")
     plugin_path: str = Field("", description=f"folders of drop-in plugins, separated by '{os.pathsep}'")
     # How long an attempt that stops renewing its lease keeps its job; it renews every third of this.
-    lease_seconds: float = Field(30.0, gt=0, allow_inf_nan=False, description="a number of seconds above 0 (default 30)")
+    lease_seconds: float = Field(
+        30.0, gt=0, allow_inf_nan=False, description="a number of seconds above 0 (default 30)"
+    )
     # Attempts per job, for any reason (a worker that died, a retry).
     max_attempts: int = Field(3, ge=1, description="a whole number, 1 or more (default 3)")
     # The device of the jobs that ask for "auto": a node's operator decides.

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from aigc.core.artifacts import load_tensors
-from aigc.core.context import JobContext, LoadedModel, Progress
 from aigc.core.config import data_home, environment
+from aigc.core.context import JobContext, LoadedModel, Progress
 from aigc.core.errors import InvalidParams, JobCancelled, UsageError, first_line
 from aigc.core.plugin import (
     CONTRACT_VERSION,

@@ -77,7 +77,10 @@ def _checked(entry: PluginEntry, loaded: object) -> PluginEntry:
     if name != entry.name:
         return replace(entry, error=f"entry point '{entry.name}' loads a plugin named '{name}'")
     if not isinstance(loaded.contract, int) or isinstance(loaded.contract, bool):
-        return replace(entry, error=f"{loaded.__name__}.contract must be an int such as {CONTRACT_VERSION}, got {loaded.contract!r}")
+        return replace(
+            entry,
+            error=f"{loaded.__name__}.contract must be an int such as {CONTRACT_VERSION}, got {loaded.contract!r}",
+        )
     if loaded.contract != CONTRACT_VERSION:
         return replace(
             entry,
@@ -92,7 +95,9 @@ def _drop_ins(folder: Path) -> list[PluginEntry]:
     if not folder.is_dir():
         return [PluginEntry(folder.name, str(folder), "drop-in", error=f"plugin folder {folder} does not exist")]
     entries: list[PluginEntry] = []
-    candidates = sorted(folder.glob("*.py")) + sorted(p / "__init__.py" for p in folder.iterdir() if (p / "__init__.py").is_file())
+    candidates = sorted(folder.glob("*.py")) + sorted(
+        p / "__init__.py" for p in folder.iterdir() if (p / "__init__.py").is_file()
+    )
     for file in candidates:
         stem = file.parent.name if file.name == "__init__.py" else file.stem
         if stem.startswith(("_", ".")):
@@ -106,7 +111,10 @@ def _drop_ins(folder: Path) -> list[PluginEntry]:
         classes = [
             obj
             for obj in vars(module).values()
-            if inspect.isclass(obj) and issubclass(obj, Plugin) and obj is not Plugin and obj.__module__ == module.__name__
+            if inspect.isclass(obj)
+            and issubclass(obj, Plugin)
+            and obj is not Plugin
+            and obj.__module__ == module.__name__
         ]
         if not classes:
             entries.append(PluginEntry(stem, source, "drop-in", error="defines no subclass of aigc.core.plugin.Plugin"))

@@ -82,7 +82,9 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def cli(settings: Settings, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    settings: Settings, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the real `aigc` command in a subprocess against `settings`' store."""
     return subprocess.run(
         [sys.executable, "-m", "aigc.cli", *args],
@@ -107,6 +109,7 @@ def write_module(path: Path, source: str) -> None:
     importlib.invalidate_caches()  # this process's finders may have listed the folder before the write
 
 
-# Session fixtures shared by several modules are registered once, here: a module that imported them
+# Fixtures shared by several modules are registered once, here: a module that imported a session one
 # would get its own session-long copy (each holding a Redis DB of the five that test runs share).
 from service_fixtures import empty_postgres_url, postgres_url, redis_db  # noqa: E402, F401
+from worker_fixtures import cluster  # noqa: E402, F401

@@ -41,7 +41,9 @@ class UserShell:
 
     def env(self, home: Path, **extra: str) -> dict[str, str]:
         """A clean environment: no AIGC_* settings but a private AIGC_HOME, the shims first on PATH."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIGC_", "PYTEST_", "VIRTUAL_ENV", "PYTHONPATH"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AIGC_", "PYTEST_", "VIRTUAL_ENV", "PYTHONPATH"))
+        }
         env.update(
             AIGC_HOME=str(home),
             PATH=f"{self.bin}{os.pathsep}{env.get('PATH', '')}",
@@ -56,10 +58,16 @@ class UserShell:
         )
         return env
 
-    def run(self, command: str, cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, command: str, cwd: Path, env: dict[str, str], timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["bash", "-e", "-o", "pipefail", "-c", command],
-            cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
 

@@ -39,7 +39,7 @@ def scratch_database(prefix: str = "aigc_test") -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means no server to test against
+    except Exception as exc:  # any failure means no server to test against
         admin.dispose()
         need(False, f"PostgreSQL at {POSTGRES_ADMIN_URL} ({type(exc).__name__})", START_SERVICES)
     try:

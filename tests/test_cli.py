@@ -7,13 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from conftest import cli, env_for
 from PIL import Image
 
 from aigc.core.store import Store, queries
-from conftest import cli, env_for
 
 
 def job_count(settings) -> int:
@@ -82,10 +81,15 @@ def test_cancel_and_wait(sqlite_settings):
     env = env_for(sqlite_settings)
     runner = subprocess.Popen(
         [sys.executable, "-m", "aigc.cli", "submit", "generate", "--plugin", "toy", "-p", "n=400", "-p", "sleep=0.05"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     _wait_for_status(sqlite_settings, 1, "running")
-    waiter = subprocess.Popen([sys.executable, "-m", "aigc.cli", "jobs", "wait", "1"], env=env, stderr=subprocess.PIPE, text=True)
+    waiter = subprocess.Popen(
+        [sys.executable, "-m", "aigc.cli", "jobs", "wait", "1"], env=env, stderr=subprocess.PIPE, text=True
+    )
     cancelled = cli(sqlite_settings, "jobs", "cancel", "1")
     assert cancelled.returncode == 0 and "will stop at its next progress point" in cancelled.stderr
     assert runner.wait(timeout=30) == 1
@@ -97,7 +101,10 @@ def test_cancel_and_wait(sqlite_settings):
 def test_ctrl_c_during_embedded_job_ends_it_cancelled(settings):
     runner = subprocess.Popen(
         [sys.executable, "-m", "aigc.cli", "submit", "generate", "--plugin", "toy", "-p", "n=400", "-p", "sleep=0.05"],
-        env=env_for(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env_for(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     _wait_for_status(settings, 1, "running")
     runner.send_signal(signal.SIGINT)
@@ -124,20 +131,52 @@ def _wait_for_status(settings, job_id: int, status: str, timeout: float = 30) ->
 
 BAD_INPUT = [
     (["submit", "generate", "--plugin", "nope"], 2, "error: unknown plugin 'nope'; available: chatter, "),
-    (["submit", "generate", "--plugin", "toy", "-p", "colour=red"], 2, "error: unknown param 'colour' for toy generate; accepted: seed"),
-    (["submit", "generate", "--plugin", "toy", "-p", "n=many"], 2, "error: invalid param 'n' for toy generate: Input should be a valid integer"),
-    (["submit", "generate", "--plugin", "toy", "-p", "n=0"], 2, "error: invalid param 'n' for toy generate: Input should be greater than or equal to 1 (got '0'); expected int, 1≤x≤10000"),
+    (
+        ["submit", "generate", "--plugin", "toy", "-p", "colour=red"],
+        2,
+        "error: unknown param 'colour' for toy generate; accepted: seed",
+    ),
+    (
+        ["submit", "generate", "--plugin", "toy", "-p", "n=many"],
+        2,
+        "error: invalid param 'n' for toy generate: Input should be a valid integer",
+    ),
+    (
+        ["submit", "generate", "--plugin", "toy", "-p", "n=0"],
+        2,
+        "error: invalid param 'n' for toy generate: Input should be greater than or equal to 1 (got '0'); expected int, 1≤x≤10000",
+    ),
     (["submit", "generate", "--plugin", "toy", "-p", "n"], 2, "error: param 'n' is not of the form key=value"),
     (["submit", "generate", "--plugin", "toy", "-p", "n=1", "-p", "n=2"], 2, "error: param 'n' is given twice"),
-    (["submit", "generate", "--plugin", "toy", "-p", "device=tpu"], 2, "error: invalid param 'device' for toy generate: String should match pattern"),
-    (["submit", "evaluate", "--plugin", "toy", "--model", "9"], 2, "error: no toy model with id 9; see `aigc models --plugin toy`"),
-    (["submit", "evaluate", "--plugin", "toy"], 2, "error: plugin 'toy' has no trained model and no bundled one; train one first: aigc submit train --plugin toy"),
-    (["submit", "generate", "--plugin", "toy", "--no-wait"], 2, "error: --no-wait needs a broker (set AIGC_BROKER_URL)"),
+    (
+        ["submit", "generate", "--plugin", "toy", "-p", "device=tpu"],
+        2,
+        "error: invalid param 'device' for toy generate: String should match pattern",
+    ),
+    (
+        ["submit", "evaluate", "--plugin", "toy", "--model", "9"],
+        2,
+        "error: no toy model with id 9; see `aigc models --plugin toy`",
+    ),
+    (
+        ["submit", "evaluate", "--plugin", "toy"],
+        2,
+        "error: plugin 'toy' has no trained model and no bundled one; train one first: aigc submit train --plugin toy",
+    ),
+    (
+        ["submit", "generate", "--plugin", "toy", "--no-wait"],
+        2,
+        "error: --no-wait needs a broker (set AIGC_BROKER_URL)",
+    ),
     (["jobs", "show", "abc"], 2, "error: malformed job id 'abc'; a job id is a positive integer such as 42"),
     (["jobs", "show", "-3"], 2, None),
     (["jobs", "show", "12345"], 2, "error: no job with id 12345"),
     (["jobs", "cancel", "12345"], 2, "error: no job with id 12345"),
-    (["jobs", "list", "--status", "lost"], 2, "error: unknown status 'lost'; accepted: queued, running, succeeded, failed, cancelled"),
+    (
+        ["jobs", "list", "--status", "lost"],
+        2,
+        "error: unknown status 'lost'; accepted: queued, running, succeeded, failed, cancelled",
+    ),
     (["results", "12345", "--out", "x"], 2, "error: no job with id 12345"),
     (["plugins", "show", "nope"], 2, "error: unknown plugin 'nope'"),
     (["models", "export", "77", "out.safetensors"], 2, "error: no model with id 77; see `aigc models`"),
@@ -179,13 +218,24 @@ def test_db_upgrade_on_fresh_postgres_then_refuses_nothing(tmp_path):
 
     with scratch_database("aigc_upgrade") as url:
         env = dict(os.environ, AIGC_DATABASE_URL=url, AIGC_ARTIFACTS=str(tmp_path))
-        before = subprocess.run([sys.executable, "-m", "aigc.cli", "jobs", "list"], env=env, capture_output=True, text=True)
+        before = subprocess.run(
+            [sys.executable, "-m", "aigc.cli", "jobs", "list"], env=env, capture_output=True, text=True
+        )
         assert before.returncode == 2 and "run `aigc db upgrade`" in before.stderr
-        upgraded = subprocess.run([sys.executable, "-m", "aigc.cli", "db", "upgrade"], env=env, capture_output=True, text=True)
+        upgraded = subprocess.run(
+            [sys.executable, "-m", "aigc.cli", "db", "upgrade"], env=env, capture_output=True, text=True
+        )
         assert upgraded.returncode == 0 and "upgraded from revision none to" in upgraded.stdout
-        again = subprocess.run([sys.executable, "-m", "aigc.cli", "db", "upgrade"], env=env, capture_output=True, text=True)
+        again = subprocess.run(
+            [sys.executable, "-m", "aigc.cli", "db", "upgrade"], env=env, capture_output=True, text=True
+        )
         assert "already at revision" in again.stdout
-        works = subprocess.run([sys.executable, "-m", "aigc.cli", "submit", "generate", "--plugin", "toy"], env=env, capture_output=True, text=True)
+        works = subprocess.run(
+            [sys.executable, "-m", "aigc.cli", "submit", "generate", "--plugin", "toy"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert works.returncode == 0, works.stderr
 
 
@@ -193,6 +243,8 @@ def test_fresh_sqlite_file_migrates_itself(tmp_path):
     import os
 
     env = dict(os.environ, AIGC_HOME=str(tmp_path / "home"))
-    done = subprocess.run([sys.executable, "-m", "aigc.cli", "jobs", "list", "--json"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "aigc.cli", "jobs", "list", "--json"], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "home" / "aigc.db").exists()

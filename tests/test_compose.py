@@ -22,7 +22,9 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load((REPO / "compose.yaml").read_text())
 
 
-def test_compose_file_is_valid_against_the_compose_spec(compose: dict[str, Any], compose_schema: dict[str, Any]) -> None:
+def test_compose_file_is_valid_against_the_compose_spec(
+    compose: dict[str, Any], compose_schema: dict[str, Any]
+) -> None:
     errors = sorted(jsonschema.Draft7Validator(compose_schema).iter_errors(compose), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
 

@@ -12,13 +12,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
 from aigc.core.dispatch import GROUP, dispatcher_for, uses_broker
 from aigc.core.errors import UsageError
 from aigc.core.jobs import start
 from aigc.core.store import Store, queries
 from aigc.core.testing import submit
-from conftest import cli
 
 ROOT = Path(__file__).parent.parent
 
@@ -39,7 +39,9 @@ def _imports(folder: Path) -> dict[Path, set[str]]:
 def test_the_core_never_imports_the_worker_and_only_aigc_worker_does_on_the_command_line():
     for file, names in _imports(ROOT / "core").items():
         assert not any(n.startswith("aigc.worker") or n.startswith("aigc.cli") for n in names), file
-    importers = {file.name for file, names in _imports(ROOT / "cli").items() if any(n.startswith("aigc.worker") for n in names)}
+    importers = {
+        file.name for file, names in _imports(ROOT / "cli").items() if any(n.startswith("aigc.worker") for n in names)
+    }
     assert importers == {"worker_cmd.py"}
 
 
@@ -71,7 +73,10 @@ def test_without_a_broker_start_runs_the_jobs_here(sqlite_settings):
 def test_queue_commands_without_a_broker(sqlite_settings):
     recover = cli(sqlite_settings, "jobs", "recover")
     assert recover.returncode == 2
-    assert recover.stderr == "error: aigc jobs recover needs a broker: set AIGC_BROKER_URL, e.g. redis://127.0.0.1:6379/0\n"
+    assert (
+        recover.stderr
+        == "error: aigc jobs recover needs a broker: set AIGC_BROKER_URL, e.g. redis://127.0.0.1:6379/0\n"
+    )
     workers = cli(sqlite_settings, "workers", "--json")
     assert workers.returncode == 0, workers.stderr
     assert '"workers": []' in workers.stdout and '"broker_error": null' in workers.stdout

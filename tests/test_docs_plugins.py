@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import write_module
 from plugin_fixtures import REPO, UserShell, user_shell  # noqa: F401
 
@@ -138,6 +137,19 @@ def test_the_guide_has_only_blocks_the_test_runs_and_its_example_fits_on_a_page(
     assert DOC.read_text().count("```") == 2 * len(found)  # no fence the parser missed
     [example] = [b for b in found if b.attrs.get("file") == "plugins/blobs.py"]
     assert len(example.body.splitlines()) <= 100
-    for method in ("def train", "def generate", "def evaluate", "load_checkpoint", "save_checkpoint", "save_model",
-                   "load_model", "progress", "log_metric", "add_image", "set_summary", "ctx.device", "ctx.seed"):
+    for method in (
+        "def train",
+        "def generate",
+        "def evaluate",
+        "load_checkpoint",
+        "save_checkpoint",
+        "save_model",
+        "load_model",
+        "progress",
+        "log_metric",
+        "add_image",
+        "set_summary",
+        "ctx.device",
+        "ctx.seed",
+    ):
         assert method in example.body, f"the worked example no longer shows {method}"

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import cli, env_for
+from worker_fixtures import Cluster
 
 from aigc.core.artifacts import load_tensors
 from aigc.core.registry import discover
 from aigc.core.testing import run_job
-from conftest import cli, env_for
-from worker_fixtures import Cluster
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "aigc-markov"
 
@@ -34,9 +34,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = root / "aigc-markov"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(root / "site"), str(source)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(root / "site"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (root / "site" / "aigc_markov" / "default.safetensors").is_file()  # package data shipped
@@ -104,7 +117,7 @@ def ngram_counts(tensors: dict[str, torch.Tensor]) -> dict[str, int]:
     counted: dict[str, int] = {}
     j = 0
     while f"pairs.{j}" in tensors:
-        for code, count in zip(tensors[f"pairs.{j}"].tolist(), tensors[f"counts.{j}"].tolist()):
+        for code, count in zip(tensors[f"pairs.{j}"].tolist(), tensors[f"counts.{j}"].tolist(), strict=False):
             chars = []
             for _ in range(j + 1):
                 code, last = divmod(code, len(vocab))
@@ -169,7 +182,9 @@ def test_a_retried_train_resumes_from_its_last_checkpoint(installed: Path, tmp_p
     assert run_in_process(job_id, settings=settings, on_progress=die_in_order_2) == "queued"
     time.sleep(2.1)  # the retry's backoff
     counted: list[Any] = []
-    assert run_in_process(job_id, settings=settings, on_progress=lambda r: counted.append(r.info["order"])) == "succeeded"
+    assert (
+        run_in_process(job_id, settings=settings, on_progress=lambda r: counted.append(r.info["order"])) == "succeeded"
+    )
     assert counted == [2, 3]  # orders 0 and 1 came from the first attempt's checkpoints
     resumed = outcome_of(settings, job_id)
     assert resumed.job.attempts == 2
@@ -194,7 +209,7 @@ def test_passes_its_own_tests(installed: Path, tmp_path: Path) -> None:
         test(tmp_path / name)
 
 
-def test_runs_on_a_celery_worker_as_it_runs_embedded(installed: Path, tmp_path: Path, redis_db: int) -> None:  # noqa: F811
+def test_runs_on_a_celery_worker_as_it_runs_embedded(installed: Path, tmp_path: Path, redis_db: int) -> None:
     """Found by the worker through the same entry point; the bundled model writes the same texts there."""
     from aigc.core.jobs import Submission, create_job, start
     from aigc.core.plugin import JobKind

@@ -68,7 +68,10 @@ def test_train_reports_losses_grids_checkpoints_and_a_model(trained: Trained) ->
     steps = [step for key, step, _ in outcome.metrics if key == "train/loss_d"]
     assert steps == list(range(1, EPOCHS * STEPS_PER_EPOCH + 1))
     # Every curve's step is the optimiser steps done, so the per-epoch means sit at the epoch ends.
-    assert [step for key, step, _ in outcome.metrics if key == "train/epoch_loss_d"] == [STEPS_PER_EPOCH, 2 * STEPS_PER_EPOCH]
+    assert [step for key, step, _ in outcome.metrics if key == "train/epoch_loss_d"] == [
+        STEPS_PER_EPOCH,
+        2 * STEPS_PER_EPOCH,
+    ]
     assert all(math.isfinite(v) for _, _, v in outcome.metrics)
     samples = [r for r in outcome.results if r.role == "sample"]
     assert [r.meta["epoch"] for r in samples] == [1, 2]

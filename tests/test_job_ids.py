@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import cli
 
 from aigc.core.errors import MalformedJobId, UnknownJob
 from aigc.core.jobs import parse_job_id
 from aigc.core.store import MAX_ID
-from conftest import cli
 
 
 def test_parse_job_id():

@@ -10,15 +10,16 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from conftest import cli, env_for, write_module
+
 from aigc.core.plugin import CONTRACT_VERSION
 from aigc.core.store import Store, queries
 from aigc.core.testing import submit
-from conftest import cli, env_for, write_module
 
 NEXT = CONTRACT_VERSION + 1
 REASON = f"written for plugin contract v{NEXT}; this aigc implements v{CONTRACT_VERSION}"
 
-PLUGIN = '''
+PLUGIN = """
 from pathlib import Path
 
 from pydantic import Field
@@ -45,7 +46,7 @@ class Versioned(Plugin):
     def generate(self, ctx, params):
         MARK.write_text("generate ran")
         ctx.add_text("hello", seed=ctx.seed)
-'''
+"""
 
 
 def install(site: Path, name: str, contract: int, mark: Path) -> dict[str, str]:
@@ -101,7 +102,10 @@ def test_a_job_stored_before_an_upgrade_fails_with_the_reason_without_running(sq
     install(tmp_path / "site", "upgraded", NEXT, mark)
     ran = subprocess.run(
         [sys.executable, "-c", f"from aigc.core.runner import run_job; print(run_job({job_id}))"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert ran.returncode == 0, ran.stderr
     with Store(sqlite_settings).transaction() as session:
@@ -129,7 +133,9 @@ def test_submit_helper_refuses_a_plugin_for_another_contract(sqlite_settings, tm
 
     future = tmp_path / "plugins"
     future.mkdir()
-    write_module(future / "future_dropin.py", PLUGIN.format(name="future_dropin", contract=NEXT, mark=str(tmp_path / "ran")))
+    write_module(
+        future / "future_dropin.py", PLUGIN.format(name="future_dropin", contract=NEXT, mark=str(tmp_path / "ran"))
+    )
     settings = replace(sqlite_settings, plugin_path=(future,))
     discover.cache_clear()
     try:
@@ -190,6 +196,7 @@ def test_job_refuses_a_malformed_target_or_a_name_that_is_no_job():
         else:
             raise AssertionError(f"job({target!r}) was accepted")
     try:
+
         class Misnamed(Plugin):
             name = "misnamed"
             modality = Modality.image

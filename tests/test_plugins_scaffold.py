@@ -75,8 +75,13 @@ def test_the_package_states_the_contract_and_its_entry_point(tmp_path: Path) -> 
     root = create("my_gen", tmp_path, "image")
     assert root == tmp_path / "aigc-my-gen"
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
-        "README.md", "aigc_my_gen/__init__.py", "aigc_my_gen/jobs.py", "aigc_my_gen/networks.py",
-        "aigc_my_gen/params.py", "pyproject.toml", "tests/test_my_gen.py",
+        "README.md",
+        "aigc_my_gen/__init__.py",
+        "aigc_my_gen/jobs.py",
+        "aigc_my_gen/networks.py",
+        "aigc_my_gen/params.py",
+        "pyproject.toml",
+        "tests/test_my_gen.py",
     ]
     plugin = (root / "aigc_my_gen" / "__init__.py").read_text()
     assert "class MyGenPlugin(Plugin):" in plugin and 'name = "my_gen"' in plugin
@@ -92,7 +97,9 @@ def test_the_package_states_the_contract_and_its_entry_point(tmp_path: Path) -> 
 def test_the_package_imports_aigc_only_through_the_plugin_api(modality: str, tmp_path: Path) -> None:
     root = create("api_only", tmp_path, modality)
     imported = [
-        line.split()[1] for path in root.rglob("*.py") for line in path.read_text().splitlines()
+        line.split()[1]
+        for path in root.rglob("*.py")
+        for line in path.read_text().splitlines()
         if line.startswith(("from ", "import "))
     ]
     imports = [name for name in imported if name.split(".")[0] == "aigc"]
@@ -162,8 +169,21 @@ def test_plugins_new_imports_neither_torch_nor_transformers(tmp_path: Path) -> N
     )
     for modality in ("image", "text"):
         done = subprocess.run(
-            [sys.executable, "-c", script, "plugins", "new", f"lean_{modality}", "--modality", modality, "--dir", str(tmp_path)],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-c",
+                script,
+                "plugins",
+                "new",
+                f"lean_{modality}",
+                "--modality",
+                modality,
+                "--dir",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr
         assert "HEAVY []" in done.stderr

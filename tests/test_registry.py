@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import cli, env_for, write_module
 
-ENTRY_PLUGIN = '''
+ENTRY_PLUGIN = """
 from pydantic import Field
 from aigc.core.plugin import JobParams, Modality, Plugin
 
@@ -27,7 +27,7 @@ class Entry(Plugin):
 
     def generate(self, ctx, params):
         ctx.add_text(" ".join(["word"] * params.words), seed=ctx.seed)
-'''
+"""
 
 
 def install_entry_point_package(root: Path, plugin_name: str = "entryplug") -> dict[str, str]:

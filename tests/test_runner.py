@@ -35,7 +35,9 @@ def test_same_seed_gives_identical_results(sqlite_settings):
     first = submit(sqlite_settings, "toy", "generate", {"seed": 3})
     second = submit(sqlite_settings, "toy", "generate", {"seed": 3})
     run_job(first, settings=sqlite_settings), run_job(second, settings=sqlite_settings)
-    assert [r.data for r in outcome_of(sqlite_settings, first).items] == [r.data for r in outcome_of(sqlite_settings, second).items]
+    assert [r.data for r in outcome_of(sqlite_settings, first).items] == [
+        r.data for r in outcome_of(sqlite_settings, second).items
+    ]
 
 
 def test_plugin_that_raises_ends_failed_with_traceback_and_no_results(settings):
@@ -106,7 +108,11 @@ def test_corrupt_checkpoint_is_refused(sqlite_settings):
     job_id = submit(sqlite_settings, "toy", "train", {"epochs": 2, "crash_at": 1})
     from conftest import env_for
 
-    subprocess.run([sys.executable, "-c", f"from aigc.core.runner import run_job; run_job({job_id})"], env=env_for(sqlite_settings), timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", f"from aigc.core.runner import run_job; run_job({job_id})"],
+        env=env_for(sqlite_settings),
+        timeout=60,
+    )
     store = Store(sqlite_settings)
     with store.transaction() as session:
         job = queries.get_job(session, job_id)

@@ -13,12 +13,12 @@ import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
+from service_fixtures import flushdb
 
 from aigc.cli.serve import create_app
 from aigc.core.images import read_png_text
 from aigc.core.jobs import wait_for
 from aigc.core.store import Store, queries
-from service_fixtures import flushdb
 
 
 @pytest.fixture
@@ -174,12 +174,20 @@ def test_ids_that_name_nothing(settings, client):
     assert client.get("/api/jobs/424242").json() == {"detail": "no job with id 424242"}
     assert client.post("/api/jobs/424242/cancel").status_code == 404
     assert client.get(f"/api/jobs/{job['id']}/results/1").status_code == 404
-    for path in ("/api/jobs/0", "/api/jobs/-1", "/api/jobs/2147483648", "/api/jobs/abc", f"/api/jobs/{job['id']}/results/-1"):
+    for path in (
+        "/api/jobs/0",
+        "/api/jobs/-1",
+        "/api/jobs/2147483648",
+        "/api/jobs/abc",
+        f"/api/jobs/{job['id']}/results/-1",
+    ):
         assert client.get(path).status_code == 422, path
     assert client.get("/api/jobs", params={"before": 1}).json() == []
     assert client.get("/api/jobs", params={"plugin": "no\x00pe"}).status_code == 422
-    assert client.post("/api/jobs", json={"kind": "generate", "plugin": "toy", "params": {"model": "9" * 30}}).status_code == 422
-
+    assert (
+        client.post("/api/jobs", json={"kind": "generate", "plugin": "toy", "params": {"model": "9" * 30}}).status_code
+        == 422
+    )
 
 
 @pytest.fixture
@@ -214,7 +222,10 @@ def test_with_the_broker_down_a_submitted_job_waits_in_the_store(sqlite_settings
     with TestClient(create_app(down), base_url="http://127.0.0.1") as client:
         response = client.post("/api/jobs", json={"kind": "generate", "plugin": "toy", "params": {}})
         assert response.status_code == 503
-        assert "cannot reach the broker" in response.json()["detail"] and "stays queued in the store" in response.json()["detail"]
+        assert (
+            "cannot reach the broker" in response.json()["detail"]
+            and "stays queued in the store" in response.json()["detail"]
+        )
         assert [j["status"] for j in client.get("/api/jobs").json()] == ["queued"]
         assert client.get("/api/workers").json()["broker_error"].startswith("cannot reach the broker")
 

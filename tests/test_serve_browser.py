@@ -19,15 +19,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from aigc.core.testing import temporary_settings
 from conftest import env_for
 from service_fixtures import need
 
+from aigc.core.testing import temporary_settings
+
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 TOKEN = "browser-test-token-0123456789abcdef"
 SLOW = 120_000  # ms: a first GAN job imports torch in the server on this loaded 2-core machine
@@ -66,7 +71,10 @@ def start_server(folder: Path, *args: str, **env: str) -> Served:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "aigc.cli", "serve", "--port", str(port), *args],
-        env=env_for(settings, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env_for(settings, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -185,7 +193,9 @@ def test_beyond_loopback_nothing_without_the_token(tmp_path, browser):
     refused = subprocess.run(
         [sys.executable, "-m", "aigc.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
         env={k: v for k, v in env_for(temporary_settings(tmp_path / "a")).items() if k != "AIGC_API_TOKEN"},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert refused.returncode == 2 and "set AIGC_API_TOKEN" in refused.stderr
 

@@ -36,9 +36,13 @@ def test_the_form_sends_back_what_the_params_model_refuses_with_the_values_kept(
 
 
 def test_the_form_submits_like_the_cli(sqlite_settings, client):
-    sent = client.post("/plugins/toy/generate", data={"n": "2", "size": "", "fail": ["false", "true"]}, follow_redirects=False)
+    sent = client.post(
+        "/plugins/toy/generate", data={"n": "2", "size": "", "fail": ["false", "true"]}, follow_redirects=False
+    )
     assert sent.status_code == 303 and re.fullmatch(r"/jobs/\d+", sent.headers["location"])
-    unchecked = client.post("/plugins/toy/generate", data={"n": "3", "fail": "false", "seed": "11"}, follow_redirects=False)
+    unchecked = client.post(
+        "/plugins/toy/generate", data={"n": "3", "fail": "false", "seed": "11"}, follow_redirects=False
+    )
     assert unchecked.status_code == 303
     second, first = stored_jobs(sqlite_settings)
     assert first.params["n"] == 2 and first.params["size"] == 8 and first.params["fail"] is True

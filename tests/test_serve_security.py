@@ -9,13 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from conftest import env_for
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from aigc.cli.serve import create_app
 from aigc.core.store import Result, Store
 from aigc.core.testing import submit
-from conftest import env_for
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 # Values for the path parameters of every route, so each route can be called for real.
@@ -101,8 +101,15 @@ def test_cross_site_writes_are_refused(sqlite_settings, done_job):
 
 @pytest.mark.parametrize(
     "path",
-    ["/static/../app.py", "/static/..%2fapp.py", "/static/%2e%2e/app.py", "/static/..%2f..%2fcore%2fconfig.py",
-     "/static//etc/passwd", "/static/%2fetc%2fpasswd", "/api/jobs/1/results/..%2f..%2fetc%2fpasswd"],
+    [
+        "/static/../app.py",
+        "/static/..%2fapp.py",
+        "/static/%2e%2e/app.py",
+        "/static/..%2f..%2fcore%2fconfig.py",
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/api/jobs/1/results/..%2f..%2fetc%2fpasswd",
+    ],
 )
 def test_no_request_path_reaches_the_filesystem(sqlite_settings, path):
     with TestClient(create_app(sqlite_settings), base_url="http://127.0.0.1") as client:
@@ -113,8 +120,17 @@ def test_no_request_path_reaches_the_filesystem(sqlite_settings, path):
 
 def test_a_stored_result_is_never_served_as_a_page(sqlite_settings, done_job):
     with Store(sqlite_settings).transaction() as session:
-        session.add(Result(job_id=done_job, index=7, kind="image", role="../../x", mime="text/html",
-                           data=b"<script>alert(1)</script>", meta={}))
+        session.add(
+            Result(
+                job_id=done_job,
+                index=7,
+                kind="image",
+                role="../../x",
+                mime="text/html",
+                data=b"<script>alert(1)</script>",
+                meta={},
+            )
+        )
     with TestClient(create_app(sqlite_settings), base_url="http://127.0.0.1") as client:
         served = client.get(f"/api/jobs/{done_job}/results/7")
         assert served.headers["content-type"] == "application/octet-stream"
@@ -127,12 +143,24 @@ def test_a_stored_result_is_never_served_as_a_page(sqlite_settings, done_job):
 
 def test_serve_refuses_to_bind_beyond_loopback_without_a_token(sqlite_settings):
     env = {k: v for k, v in env_for(sqlite_settings).items() if k != "AIGC_API_TOKEN"}
-    refused = subprocess.run([sys.executable, "-m", "aigc.cli", "serve", "--host", "0.0.0.0"],
-                             env=env, capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [sys.executable, "-m", "aigc.cli", "serve", "--host", "0.0.0.0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2
-    assert "error: binding to 0.0.0.0 lets other machines read and change the store: set AIGC_API_TOKEN" in refused.stderr
-    short = subprocess.run([sys.executable, "-m", "aigc.cli", "serve", "--host", "0.0.0.0"],
-                           env={**env, "AIGC_API_TOKEN": "abc"}, capture_output=True, text=True, timeout=60)
+    assert (
+        "error: binding to 0.0.0.0 lets other machines read and change the store: set AIGC_API_TOKEN" in refused.stderr
+    )
+    short = subprocess.run(
+        [sys.executable, "-m", "aigc.cli", "serve", "--host", "0.0.0.0"],
+        env={**env, "AIGC_API_TOKEN": "abc"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert short.returncode == 2 and "too short" in short.stderr
 
 
@@ -141,5 +169,7 @@ def test_the_cli_does_not_import_the_web_stack():
         "import sys; from aigc.cli.main import app; "
         "print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'jinja2', 'torch') if m in sys.modules))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ)
+    )
     assert loaded.stdout.strip() == "[]", loaded.stderr

@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import cli, env_for
 
 from aigc.core.config import Settings, environment
 from aigc.core.errors import InvalidSetting
-from conftest import cli, env_for
 
 BAD_VALUES = [
     ("AIGC_LEASE_SECONDS", "abc", "accepted: a number of seconds above 0 (default 30)"),
@@ -38,7 +38,12 @@ def test_the_settings_follow_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("AIGC_PLUGIN_PATH")
     settings = Settings.from_env()
     assert settings.database_url == f"sqlite:///{tmp_path / 'aigc.db'}" and settings.artifacts == tmp_path / "artifacts"
-    assert (settings.broker_url, settings.plugin_path, settings.lease_seconds, settings.max_attempts) == (None, (), 30.0, 3)
+    assert (settings.broker_url, settings.plugin_path, settings.lease_seconds, settings.max_attempts) == (
+        None,
+        (),
+        30.0,
+        3,
+    )
     monkeypatch.setenv("AIGC_LEASE_SECONDS", "12")
     monkeypatch.setenv("AIGC_MAX_ATTEMPTS", "")  # empty counts as unset
     assert Settings.from_env().lease_seconds == 12.0 and Settings.from_env().heartbeat_s == 4.0

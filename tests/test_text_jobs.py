@@ -98,7 +98,11 @@ print(type(model).__name__, type(tok).__name__)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[0] == "GPT2LMHeadModel"
     assert sorted(p.name for p in trained.folder.iterdir()) == [
-        "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
     ]
 
 
@@ -121,8 +125,19 @@ def test_interrupted_training_resumes_to_the_same_model(trained: Trained, tmp_pa
 
 
 def test_bpe_tokenizer_and_epochs(trained: Trained) -> None:
-    outcome = job(trained, "train", {**TINY, "corpus": str(trained.corpus), "tokenizer": "bpe", "vocab_size": 300,
-                                      "epochs": 0.5, "eval_every": 5, "eval_batches": 1})
+    outcome = job(
+        trained,
+        "train",
+        {
+            **TINY,
+            "corpus": str(trained.corpus),
+            "tokenizer": "bpe",
+            "vocab_size": 300,
+            "epochs": 0.5,
+            "eval_every": 5,
+            "eval_batches": 1,
+        },
+    )
     assert outcome.job.status == "succeeded", outcome.job.error
     (model,) = outcome.models
     assert model.config["tokenizer"] == "bpe" and 257 < model.config["vocab_size"] <= 300
@@ -130,8 +145,19 @@ def test_bpe_tokenizer_and_epochs(trained: Trained) -> None:
 
 
 def test_fine_tune_continues_a_local_base_with_its_own_tokenizer(trained: Trained) -> None:
-    outcome = job(trained, "train", {"corpus": str(trained.corpus), "base": str(trained.folder), "steps": 5,
-                                      "context": 16, "batch_size": 4, "eval_every": 5, "eval_batches": 1})
+    outcome = job(
+        trained,
+        "train",
+        {
+            "corpus": str(trained.corpus),
+            "base": str(trained.folder),
+            "steps": 5,
+            "context": 16,
+            "batch_size": 4,
+            "eval_every": 5,
+            "eval_batches": 1,
+        },
+    )
     assert outcome.job.status == "succeeded", outcome.job.error
     (model,) = outcome.models
     assert model.config["base"] == str(trained.folder) and model.config["tokenizer"] == "base"
@@ -173,7 +199,10 @@ def test_prompts_file_gives_each_line_its_sequences(trained: Trained, tmp_path: 
     prompts.write_text("ROMEO:\n\nJULIET:\n", encoding="utf-8")
     outcome = job(trained, "generate", {"prompts_file": str(prompts), "max_new_tokens": 5, "num_return_sequences": 2})
     assert [(r.meta["prompt"], r.meta["sequence"]) for r in outcome.items] == [
-        ("ROMEO:", 0), ("ROMEO:", 1), ("JULIET:", 0), ("JULIET:", 1)
+        ("ROMEO:", 0),
+        ("ROMEO:", 1),
+        ("JULIET:", 0),
+        ("JULIET:", 1),
     ]
 
 
@@ -196,7 +225,10 @@ def test_evaluate_scores_nats_and_bits_per_character(trained: Trained) -> None:
 def test_bad_corpora_fail_with_one_line(trained: Trained, tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("  \n", encoding="utf-8")
-    assert failure(trained, "train", {**TINY, "corpus": str(empty)}) == f"corpus {empty} is empty: it holds no text to train on"
+    assert (
+        failure(trained, "train", {**TINY, "corpus": str(empty)})
+        == f"corpus {empty} is empty: it holds no text to train on"
+    )
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\xe9 au lait\n".encode("latin-1") * 100)
     assert "is not UTF-8 text (invalid byte at offset 3)" in failure(trained, "train", {**TINY, "corpus": str(latin1)})
@@ -239,8 +271,19 @@ def test_cli_generates_with_the_bundled_model_offline(tmp_path: Path) -> None:
     settings = temporary_settings(tmp_path)
     from conftest import cli
 
-    done = cli(settings, "submit", "generate", "--plugin", "text", "--prompt", "ROMEO:",
-               "-p", "max_new_tokens=40", "-p", "seed=1")
+    done = cli(
+        settings,
+        "submit",
+        "generate",
+        "--plugin",
+        "text",
+        "--prompt",
+        "ROMEO:",
+        "-p",
+        "max_new_tokens=40",
+        "-p",
+        "seed=1",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ROMEO:" in done.stdout
 
@@ -250,8 +293,20 @@ def test_cli_takes_the_old_param_names_with_one_warning_line_each(tmp_path: Path
 
     text = write_corpus(tmp_path / "held-out.txt", lines=20)
     settings = temporary_settings(tmp_path / "store")
-    done = cli(settings, "submit", "evaluate", "--plugin", "text", "-p", f"text={text}", "-p", "split=validation",
-               "-p", "val_fraction=0.5", "--json")
+    done = cli(
+        settings,
+        "submit",
+        "evaluate",
+        "--plugin",
+        "text",
+        "-p",
+        f"text={text}",
+        "-p",
+        "split=validation",
+        "-p",
+        "val_fraction=0.5",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == [

@@ -99,7 +99,7 @@ def test_learning_rate_warms_up_then_decays_to_min_lr() -> None:
     rates = [lr_at(step, 110, p) for step in range(110)]
     assert rates[0] < rates[5] < rates[9] < 1e-3
     assert rates[10] == pytest.approx(1e-3)
-    assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:], strict=False))
     assert rates[-1] == pytest.approx(1e-4)
 
 
@@ -127,7 +127,9 @@ def test_old_param_names_still_work_for_one_release_with_one_warning_line(caplog
     assert TrainParams.model_validate({"corpus": "c.txt", "val_fraction": 0.2}).holdout == 0.2
     renamed = "warning: param '{}' is renamed '{}'; the old name stops working in the next release"
     assert [r.getMessage() for r in caplog.records if r.name == "aigc.params"] == [
-        renamed.format("text", "corpus"), renamed.format("val_fraction", "holdout"), renamed.format("val_fraction", "holdout")
+        renamed.format("text", "corpus"),
+        renamed.format("val_fraction", "holdout"),
+        renamed.format("val_fraction", "holdout"),
     ]
     with pytest.raises(ValidationError, match="give corpus only: text is its old name"):
         EvaluateParams.model_validate({"text": "a.txt", "corpus": "b.txt"})

@@ -67,7 +67,10 @@ def test_train_reports_curves_grids_and_a_model(trained: Trained) -> None:
     assert len(heldout) == EPOCHS and all(math.isfinite(v) for v in heldout)
     samples = [r for r in outcome.results if r.role == "sample"]
     assert [(r.meta["epoch"], r.meta["content"]) for r in samples] == [
-        (1, "prior samples"), (1, "reconstructions"), (2, "prior samples"), (2, "reconstructions")
+        (1, "prior samples"),
+        (1, "reconstructions"),
+        (2, "prior samples"),
+        (2, "reconstructions"),
     ]
     assert read_png_text(samples[0].data)["epoch"] == "1"
     (model,) = outcome.models

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from service_fixtures import flushdb
-from worker_fixtures import Cluster, cluster, wait_until  # noqa: F401
+from worker_fixtures import Cluster, wait_until
 
 
 def _aigc(c: Cluster, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -24,7 +24,18 @@ def _ran_once(c: Cluster, job_id: int) -> None:
 def test_broker_down_at_submit_says_so_and_the_job_is_sent_later(cluster: Cluster) -> None:
     """The chosen behaviour: a clear error (exit 2) naming the job, and the row stays `queued`, unsent,
     until the broker is back and any worker's reaper (or `aigc jobs recover`) sends it."""
-    down = _aigc(cluster, "submit", "generate", "--plugin", "wtoy", "-p", "n=1", "-p", f"log={cluster.runlog}", AIGC_BROKER_URL="redis://127.0.0.1:1/0")
+    down = _aigc(
+        cluster,
+        "submit",
+        "generate",
+        "--plugin",
+        "wtoy",
+        "-p",
+        "n=1",
+        "-p",
+        f"log={cluster.runlog}",
+        AIGC_BROKER_URL="redis://127.0.0.1:1/0",
+    )
     assert down.returncode == 2
     assert "cannot reach the broker at redis://127.0.0.1:1/0" in down.stderr
     assert "job 1 stays queued in the store" in down.stderr

@@ -10,15 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from worker_fixtures import Cluster, wait_until
 
 from aigc.core.jobs import cancel_job
 from aigc.core.store import Store
 
-from worker_fixtures import Cluster, wait_until
-
 
 @pytest.fixture(scope="module")
-def two_slots(tmp_path_factory: pytest.TempPathFactory, redis_db: int) -> Iterator[Cluster]:  # noqa: F811
+def two_slots(tmp_path_factory: pytest.TempPathFactory, redis_db: int) -> Iterator[Cluster]:
     """One `aigc worker` with two CPU processes, shared by the tests of this module."""
     c = Cluster(Path(tmp_path_factory.mktemp("two-slots")), redis_db)
     c.start("--gpus", "none", "--concurrency", "2", name="worker")
@@ -72,4 +71,6 @@ def test_retries_rerun_a_raising_job_with_backoff(two_slots: Cluster) -> None:
 
 
 def _aigc(c: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "aigc.cli", *args], env=c.env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "aigc.cli", *args], env=c.env, capture_output=True, text=True, timeout=60
+    )

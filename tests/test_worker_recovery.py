@@ -8,7 +8,7 @@ import re
 import signal
 import time
 
-from worker_fixtures import LEASE_S, Cluster, children_of, cluster, wait_until  # noqa: F401
+from worker_fixtures import LEASE_S, Cluster, children_of, wait_until
 
 EPOCHS = 8
 
@@ -55,8 +55,20 @@ def test_kill_9_of_prefork_pool_child_only(cluster: Cluster) -> None:
     """Celery requeues the lost child's message at once; the store drops that delivery while the dead
     attempt's lease lasts, then the reaper (in the surviving parent) requeues the job."""
     parent = cluster.start(
-        "--pool", "prefork", "--concurrency", "1", "--queues", "cpu", "--hostname", "pf@%h",
-        "--without-gossip", "--without-mingle", "--loglevel", "INFO", name="prefork", celery=True,
+        "--pool",
+        "prefork",
+        "--concurrency",
+        "1",
+        "--queues",
+        "cpu",
+        "--hostname",
+        "pf@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "INFO",
+        name="prefork",
+        celery=True,
     )
     job_id = cluster.submit("train", {"epochs": EPOCHS, "sleep": 0.4})
     _wait_checkpointed(cluster, job_id, 2)

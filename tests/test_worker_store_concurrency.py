@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from worker_fixtures import Cluster
 
 JOBS = 48
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_four_worker_processes_write_one_store(backend: str, tmp_path: Path, redis_db: int, request: pytest.FixtureRequest) -> None:  # noqa: F811
+def test_four_worker_processes_write_one_store(
+    backend: str, tmp_path: Path, redis_db: int, request: pytest.FixtureRequest
+) -> None:
     url = request.getfixturevalue("empty_postgres_url") if backend == "postgresql" else None
     c = Cluster(tmp_path, redis_db, database_url=url)
     try:

@@ -21,8 +21,12 @@ GPUS = [Gpu("0", "NVIDIA H200", "GPU-aaa"), Gpu("1", "NVIDIA H200", "GPU-bbb")]
 
 def _settings(**overrides: object) -> WorkerSettings:
     base = dict(
-        broker_url="redis://127.0.0.1:6379/0", visibility_timeout=43200.0, soft_shutdown_s=60.0,
-        resend_after_s=60.0, heartbeat_s=10.0, task_events=False,
+        broker_url="redis://127.0.0.1:6379/0",
+        visibility_timeout=43200.0,
+        soft_shutdown_s=60.0,
+        resend_after_s=60.0,
+        heartbeat_s=10.0,
+        task_events=False,
     )
     return WorkerSettings(**{**base, **overrides})  # type: ignore[arg-type]
 

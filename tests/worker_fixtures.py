@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from aigc.core.config import Settings
 from conftest import write_module
 from service_fixtures import REDIS_HOST, REDIS_PORT, flushdb
+
+from aigc.core.config import Settings
 
 LEASE_S = 3.0
 
@@ -145,7 +145,9 @@ class Cluster:
         flushdb(redis_db)
 
     # -- jobs --------------------------------------------------------------------------------
-    def submit(self, kind: str, params: dict[str, Any], *, send: bool = True, max_attempts: int | None = None, **options: Any) -> int:
+    def submit(
+        self, kind: str, params: dict[str, Any], *, send: bool = True, max_attempts: int | None = None, **options: Any
+    ) -> int:
         from aigc.core.jobs import Submission, create_job, start
         from aigc.core.plugin import JobKind
         from aigc.core.store import Store

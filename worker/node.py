@@ -85,7 +85,7 @@ class Heartbeat(threading.Thread):
         try:
             with self.node.store.transaction() as session:
                 expiry = queries.next_lease_expiry(session)
-        except Exception:  # noqa: BLE001 - the store blinked: keep the plain period
+        except Exception:  # the store blinked: keep the plain period
             expiry = None
         if expiry is None:
             return self.node.ws.heartbeat_s
@@ -162,7 +162,7 @@ def _drain(window_s: float) -> None:
         time.sleep(0.5)
     try:
         released = release_running()
-    except Exception as exc:  # noqa: BLE001 - the lease will lapse and the reaper requeues instead
+    except Exception as exc:  # the lease will lapse and the reaper requeues instead
         log.warning("could not hand the running job back: %s", exc)
         return
     if released:
@@ -177,5 +177,5 @@ def _on_shutdown(**_kw) -> None:  # type: ignore[no-untyped-def]
         _node.heartbeat.stop()
         try:
             workers.stopped(_node.store, _node.name)
-        except Exception as exc:  # noqa: BLE001 - a missing stop mark only ages out
+        except Exception as exc:  # a missing stop mark only ages out
             log.warning("could not mark worker %s stopped: %s", _node.name, exc)

@@ -40,4 +40,6 @@ def rerun(server: Server, job_id: int) -> Job:
     """The same plugin, kind and params, seed and model included: the same output again, or a retry."""
     with server.store.transaction() as session:
         old = queries.get_job(session, job_id)
-    return submit(server, Submission(JobKind(old.kind), old.plugin, dict(old.params), priority=old.priority, retries=old.retries))
+    return submit(
+        server, Submission(JobKind(old.kind), old.plugin, dict(old.params), priority=old.priority, retries=old.retries)
+    )

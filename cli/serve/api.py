@@ -64,8 +64,12 @@ def list_plugins(srv: Srv) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/plugins/{name}", response_model=PluginDetail, summary="A plugin's params per job kind (JSON schema)",
-            responses={409: {"model": ErrorOut, "description": "the plugin is broken"}})
+@router.get(
+    "/plugins/{name}",
+    response_model=PluginDetail,
+    summary="A plugin's params per job kind (JSON schema)",
+    responses={409: {"model": ErrorOut, "description": "the plugin is broken"}},
+)
 def show_plugin(name: PluginName, srv: Srv) -> dict[str, Any]:
     plugin = get_plugin(name, srv.store.settings.plugin_path)
     return {
@@ -79,9 +83,16 @@ def show_plugin(name: PluginName, srv: Srv) -> dict[str, Any]:
     }
 
 
-@router.post("/jobs", status_code=201, response_model=JobOut, summary="Submit a job (aigc submit)",
-             responses={400: {"model": ErrorOut, "description": "a body that is not JSON"},
-                        422: {"model": ErrorOut, "description": "unknown plugin or model, or invalid params"}})
+@router.post(
+    "/jobs",
+    status_code=201,
+    response_model=JobOut,
+    summary="Submit a job (aigc submit)",
+    responses={
+        400: {"model": ErrorOut, "description": "a body that is not JSON"},
+        422: {"model": ErrorOut, "description": "unknown plugin or model, or invalid params"},
+    },
+)
 def submit(body: SubmitIn, srv: Srv) -> dict[str, Any]:
     from fastapi import HTTPException
 
@@ -117,9 +128,13 @@ def cancel_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
     return {"id": job_id, "status": status, "message": message}
 
 
-@router.post("/jobs/{job_id}/rerun", status_code=201, response_model=JobOut,
-             summary="Submit the job again with the same params, seed and model",
-             responses={422: {"model": ErrorOut, "description": "the job's plugin or model is gone"}})
+@router.post(
+    "/jobs/{job_id}/rerun",
+    status_code=201,
+    response_model=JobOut,
+    summary="Submit the job again with the same params, seed and model",
+    responses={422: {"model": ErrorOut, "description": "the job's plugin or model is gone"}},
+)
 def rerun_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
     return job_dict(actions.rerun(srv, job_id))
 
@@ -144,16 +159,26 @@ def list_results(
         infos = queries.result_infos(session, job_id, offset=offset, limit=limit)
     return [
         {
-            "index": r.index, "kind": r.kind, "role": r.role, "mime": r.mime, "bytes": r.size, "text": r.text,
-            "seed": r.seed, "meta": r.meta, "url": f"/api/jobs/{job_id}/results/{r.index}",
+            "index": r.index,
+            "kind": r.kind,
+            "role": r.role,
+            "mime": r.mime,
+            "bytes": r.size,
+            "text": r.text,
+            "seed": r.seed,
+            "meta": r.meta,
+            "url": f"/api/jobs/{job_id}/results/{r.index}",
         }
         for r in infos
     ]
 
 
-@router.get("/jobs/{job_id}/results.zip", response_class=StreamingResponse,
-            summary="All of a job's results as one zip, with a results.json manifest",
-            responses={200: {"content": {"application/zip": {}}, "description": "a zip file"}})
+@router.get(
+    "/jobs/{job_id}/results.zip",
+    response_class=StreamingResponse,
+    summary="All of a job's results as one zip, with a results.json manifest",
+    responses={200: {"content": {"application/zip": {}}, "description": "a zip file"}},
+)
 def results_zip(job_id: JobId, srv: Srv) -> StreamingResponse:
     with srv.store.transaction() as session:
         job = job_dict(queries.get_job(session, job_id))
@@ -164,9 +189,17 @@ def results_zip(job_id: JobId, srv: Srv) -> StreamingResponse:
     )
 
 
-@router.get("/jobs/{job_id}/results/{index}", response_class=Response, summary="One result as a file",
-            responses={200: {"content": {"image/png": {}, "text/plain": {}, "application/octet-stream": {}},
-                             "description": "the result's bytes"}})
+@router.get(
+    "/jobs/{job_id}/results/{index}",
+    response_class=Response,
+    summary="One result as a file",
+    responses={
+        200: {
+            "content": {"image/png": {}, "text/plain": {}, "application/octet-stream": {}},
+            "description": "the result's bytes",
+        }
+    },
+)
 def result_file(
     job_id: JobId,
     index: Annotated[int, Path(ge=0, le=MAX_ID)],

@@ -136,7 +136,9 @@ def _install_errors(app: FastAPI, templates: Jinja2Templates) -> None:
     def reply(request: Request, status: int, message: str) -> Response:
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": message}, status_code=status)
-        return templates.TemplateResponse(request, "error.html", {"status": status, "message": message}, status_code=status)
+        return templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message}, status_code=status
+        )
 
     @app.exception_handler(AigcError)
     async def core_error(request: Request, exc: AigcError) -> Response:

@@ -17,7 +17,13 @@ from aigc.cli.serialize import result_dict
 from aigc.cli.serve.views import result_batches
 from aigc.core.store import Result, Store
 
-EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "text/plain": ".txt", "application/json": ".json"}
+EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "text/plain": ".txt",
+    "application/json": ".json",
+}
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 _ROLE = re.compile(r"^[a-z0-9_-]{1,16}$")
 

@@ -49,8 +49,17 @@ def _jobs_context(srv: Any, status: str | None, plugin: str | None, before: int 
         counts = queries.status_counts(session, plugin or None)
         plugins = queries.job_plugins(session)
     older = jobs[-1].id if len(jobs) == limit else None
-    return dict(jobs=jobs, counts=counts, plugins=plugins, status=status, plugin=plugin, older=older,
-                limit=limit, statuses=list(JobStatus), before=before)
+    return dict(
+        jobs=jobs,
+        counts=counts,
+        plugins=plugins,
+        status=status,
+        plugin=plugin,
+        older=older,
+        limit=limit,
+        statuses=list(JobStatus),
+        before=before,
+    )
 
 
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -59,14 +68,26 @@ Plugin = Annotated[str | None, Query(max_length=100)]
 
 
 @router.get("/jobs")
-def jobs_page(request: Request, srv: Srv, status: str | None = None, plugin: Plugin = None,
-              before: Before = None, limit: Limit = 50) -> Response:
+def jobs_page(
+    request: Request,
+    srv: Srv,
+    status: str | None = None,
+    plugin: Plugin = None,
+    before: Before = None,
+    limit: Limit = 50,
+) -> Response:
     return page(srv, request, "jobs.html", **_jobs_context(srv, status, plugin, before, limit))
 
 
 @router.get("/jobs/rows")
-def jobs_rows(request: Request, srv: Srv, status: str | None = None, plugin: Plugin = None,
-              before: Before = None, limit: Limit = 50) -> Response:
+def jobs_rows(
+    request: Request,
+    srv: Srv,
+    status: str | None = None,
+    plugin: Plugin = None,
+    before: Before = None,
+    limit: Limit = 50,
+) -> Response:
     """The table body alone, which the jobs page fetches every few seconds to stay live."""
     return page(srv, request, "_job_rows.html", **_jobs_context(srv, status, plugin, before, limit))
 
@@ -81,7 +102,14 @@ def job_page(request: Request, job_id: JobId, srv: Srv, offset: Annotated[int, Q
         made = [m for m in queries.models_of(session, job.plugin) if m.source_job_id == job_id]
     total = sum(counts.values())
     return page(
-        srv, request, "job.html", job=job, counts=counts, total=total, offset=offset, page_size=PAGE,
+        srv,
+        request,
+        "job.html",
+        job=job,
+        counts=counts,
+        total=total,
+        offset=offset,
+        page_size=PAGE,
         items=[r for r in results if r.role == "item"],
         extras=[r for r in results if r.role != "item"],
         charts=[line_chart(key, points) for key, points in series.items()],
@@ -105,8 +133,16 @@ def result_page(request: Request, job_id: JobId, index: Annotated[int, Path(ge=0
             png_text = read_png_text(row.data)
         except Exception as exc:  # a damaged PNG still gets its page, with the reason
             png_text = {"(unreadable)": str(exc)}
-    return page(srv, request, "result.html", job=job, row=row, png_text=png_text,
-                previous=index - 1 if index > 0 else None, next=index + 1 if index < last else None)
+    return page(
+        srv,
+        request,
+        "result.html",
+        job=job,
+        row=row,
+        png_text=png_text,
+        previous=index - 1 if index > 0 else None,
+        next=index + 1 if index < last else None,
+    )
 
 
 @router.post("/jobs/{job_id}/cancel")
@@ -143,8 +179,13 @@ def _plugin_forms(srv: Any, name: str, values: dict[str, dict[str, Any]]) -> dic
 
 
 @router.get("/plugins/{name}")
-def plugin_page(request: Request, name: Name, srv: Srv, kind: str | None = None,
-                from_job: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
+def plugin_page(
+    request: Request,
+    name: Name,
+    srv: Srv,
+    kind: str | None = None,
+    from_job: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Response:
     values: dict[str, dict[str, Any]] = {}
     if from_job is not None:  # "edit and re-run": the form filled with an earlier job's params
         with srv.store.transaction() as session:
@@ -152,8 +193,14 @@ def plugin_page(request: Request, name: Name, srv: Srv, kind: str | None = None,
         if old.plugin == name:
             values[old.kind] = dict(old.params)
             kind = old.kind
-    return page(srv, request, "plugin.html", open_kind=kind if kind in set(JobKind) else None, error=None,
-                **_plugin_forms(srv, name, values))
+    return page(
+        srv,
+        request,
+        "plugin.html",
+        open_kind=kind if kind in set(JobKind) else None,
+        error=None,
+        **_plugin_forms(srv, name, values),
+    )
 
 
 @router.post("/plugins/{name}/{kind}")
@@ -171,8 +218,15 @@ def _submit_posted(request: Request, srv: Any, name: str, kind: JobKind, posted:
         plugin = get_plugin(name, srv.store.settings.plugin_path)
         job = actions.submit(srv, Submission(kind, name, parse_form(posted, plugin.params_model(kind))))
     except UsageError as exc:
-        return page(srv, request, "plugin.html", 422, open_kind=str(kind), error=str(exc),
-                    **_plugin_forms(srv, name, {str(kind): posted_values(posted)}))
+        return page(
+            srv,
+            request,
+            "plugin.html",
+            422,
+            open_kind=str(kind),
+            error=str(exc),
+            **_plugin_forms(srv, name, {str(kind): posted_values(posted)}),
+        )
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
@@ -187,10 +241,13 @@ def login_page(request: Request, srv: Srv, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, srv: Srv, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/jobs") -> Response:
+def login(
+    request: Request, srv: Srv, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/jobs"
+) -> Response:
     if not srv.guard.token_matches(token):
         return page(srv, request, "login.html", 401, next=safe_next(next), error="wrong token")
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, srv.guard.session_value(), httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE, srv.guard.session_value(), httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
     return response

@@ -20,7 +20,9 @@ class SubmitIn(BaseModel):
 
     kind: JobKindName
     plugin: str = Field(min_length=1, max_length=100, description="plugin name, see GET /api/plugins")
-    params: dict[str, Any] = Field(default_factory=dict, description="the job's params, checked by the plugin's params model")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the job's params, checked by the plugin's params model"
+    )
     priority: int = Field(0, ge=0, le=9, description="0-9, higher runs first (queued jobs)")
     retries: int = Field(0, ge=0, le=10, description="re-runs, with backoff, if the job raises")
 

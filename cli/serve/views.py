@@ -50,9 +50,17 @@ def models(session: Session, entries: dict[str, PluginEntry], plugin: str | None
     usage = queries.model_use_counts(session)
     views = [
         ModelView(
-            id=str(m.id), plugin=m.plugin, name=m.name, format=m.format, bundled=False, sha256=m.sha256,
-            source_job_id=m.source_job_id, base_model=base.get(m.source_job_id) if m.source_job_id else None,
-            config=m.config or {}, metrics=m.metrics or {}, created_at=m.created_at,
+            id=str(m.id),
+            plugin=m.plugin,
+            name=m.name,
+            format=m.format,
+            bundled=False,
+            sha256=m.sha256,
+            source_job_id=m.source_job_id,
+            base_model=base.get(m.source_job_id) if m.source_job_id else None,
+            config=m.config or {},
+            metrics=m.metrics or {},
+            created_at=m.created_at,
             used_by=usage.get((m.plugin, str(m.id)), 0),
         )
         for m in trained
@@ -60,8 +68,12 @@ def models(session: Session, entries: dict[str, PluginEntry], plugin: str | None
     for bundled in bundled_models((e.plugin for e in entries.values() if e.plugin), plugin):
         views.append(
             ModelView(
-                id=BUNDLED, plugin=bundled.plugin, name=f"{bundled.plugin} bundled default",
-                format=bundled.format, bundled=True, used_by=usage.get((bundled.plugin, BUNDLED), 0),
+                id=BUNDLED,
+                plugin=bundled.plugin,
+                name=f"{bundled.plugin} bundled default",
+                format=bundled.format,
+                bundled=True,
+                used_by=usage.get((bundled.plugin, BUNDLED), 0),
             )
         )
     return views

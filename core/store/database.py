@@ -40,4 +40,6 @@ class Store:
             with self._sessions() as session, session.begin():
                 yield session
         except OperationalError as exc:
-            raise StoreUnavailable(f"database error on {self.engine.url.render_as_string()}: {first_line(exc)}") from exc
+            raise StoreUnavailable(
+                f"database error on {self.engine.url.render_as_string()}: {first_line(exc)}"
+            ) from exc

@@ -157,7 +157,7 @@ def renew_lease(store: Store, claim: Claim, lease_s: float, **progress: Any) -> 
 
 
 def poll(store: Store, claim: Claim) -> str | None:
-    """"lost" if another attempt owns the job, "cancel" if a cancel was requested, else None."""
+    """ "lost" if another attempt owns the job, "cancel" if a cancel was requested, else None."""
     with store.transaction() as session:
         row = session.execute(
             select(Job.status, Job.attempts, Job.lease_owner, Job.cancel_requested).where(Job.id == claim.job_id)
@@ -311,9 +311,13 @@ def reap_lapsed(store: Store) -> tuple[list[int], list[int]]:
     """
     now = utcnow()
     with store.transaction() as session:
-        lapsed = session.execute(
-            select(Job).where(Job.status == JobStatus.running, Job.lease_expires_at < now).with_for_update()
-        ).scalars().all()
+        lapsed = (
+            session.execute(
+                select(Job).where(Job.status == JobStatus.running, Job.lease_expires_at < now).with_for_update()
+            )
+            .scalars()
+            .all()
+        )
         requeued, failed = [], []
         for job in lapsed:
             job.lease_owner = None
@@ -337,9 +341,11 @@ def release_jobs_of(store: Store, worker: str) -> list[int]:
     writes nothing more; the next attempt resumes from the last checkpoint. Returns the job ids.
     """
     with store.transaction() as session:
-        held = session.execute(
-            select(Job).where(Job.status == JobStatus.running, Job.worker == worker).with_for_update()
-        ).scalars().all()
+        held = (
+            session.execute(select(Job).where(Job.status == JobStatus.running, Job.worker == worker).with_for_update())
+            .scalars()
+            .all()
+        )
         for job in held:
             job.status = JobStatus.queued
             job.attempts = job.attempts - 1  # a graceful stop is not a failed attempt

@@ -77,7 +77,13 @@ class ResultInfo:
 def result_infos(session: Session, job_id: int, *, offset: int = 0, limit: int | None = None) -> list[ResultInfo]:
     query = (
         select(
-            Result.index, Result.kind, Result.role, Result.mime, Result.seed, Result.meta, Result.text,
+            Result.index,
+            Result.kind,
+            Result.role,
+            Result.mime,
+            Result.seed,
+            Result.meta,
+            Result.text,
             func.length(Result.data),
         )
         .where(Result.job_id == job_id)
@@ -99,9 +105,7 @@ def results_after(session: Session, job_id: int, after: int, limit: int) -> list
 
 
 def count_results(session: Session, job_id: int) -> dict[str, int]:
-    rows = session.execute(
-        select(Result.role, func.count()).where(Result.job_id == job_id).group_by(Result.role)
-    ).all()
+    rows = session.execute(select(Result.role, func.count()).where(Result.job_id == job_id).group_by(Result.role)).all()
     return {role: count for role, count in rows}
 
 
@@ -163,9 +167,7 @@ def model_use_counts(session: Session) -> dict[tuple[str, str], int]:
 
 def queued_due_counts(session: Session, now: datetime) -> dict[str, int]:
     """Jobs waiting in the store that a worker could claim now, per queue."""
-    rows = session.execute(
-        select(Job.queue, func.count()).where(_due_queued(now)).group_by(Job.queue)
-    ).all()
+    rows = session.execute(select(Job.queue, func.count()).where(_due_queued(now)).group_by(Job.queue)).all()
     return {queue: count for queue, count in rows}
 
 

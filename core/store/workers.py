@@ -81,9 +81,13 @@ def live_workers(store: Store, silent_after_s: float) -> list[LiveWorker]:
     """Workers that beat within `silent_after_s` and did not stop, with the jobs each holds."""
     since = utcnow() - timedelta(seconds=silent_after_s)
     with store.transaction() as session:
-        rows = session.execute(
-            select(Worker).where(Worker.stopped_at.is_(None), Worker.heartbeat_at >= since).order_by(Worker.name)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(Worker).where(Worker.stopped_at.is_(None), Worker.heartbeat_at >= since).order_by(Worker.name)
+            )
+            .scalars()
+            .all()
+        )
         running = session.execute(
             select(Job.worker, Job.id).where(Job.status == JobStatus.running).order_by(Job.id)
         ).all()

@@ -19,7 +19,9 @@ def corpus_files(spec: str) -> list[Path]:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.txt") if p.is_file())
         if not files:
-            raise UsageError(f"corpus folder {spec} holds no .txt files; give a text file, a folder of .txt files or a glob")
+            raise UsageError(
+                f"corpus folder {spec} holds no .txt files; give a text file, a folder of .txt files or a glob"
+            )
         return files
     if glob.has_magic(spec):
         files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
@@ -35,7 +37,9 @@ def read_text(path: Path) -> str:
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text (invalid byte at offset {exc.start}); convert it to UTF-8") from None
+        raise UsageError(
+            f"{path} is not UTF-8 text (invalid byte at offset {exc.start}); convert it to UTF-8"
+        ) from None
 
 
 def read_corpus(spec: str, separator: str) -> str:

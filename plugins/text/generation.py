@@ -33,7 +33,7 @@ def generate(ctx: JobContext, p: GenerateParams) -> None:
 
     total = len(prompts) * p.num_return_sequences
     new_tokens, seconds = 0, 0.0
-    for index, (prompt, ids) in enumerate(zip(prompts, encoded)):
+    for index, (prompt, ids) in enumerate(zip(prompts, encoded, strict=False)):
         for k in range(p.num_return_sequences):
             number = index * p.num_return_sequences + k
             seed = item_seed(ctx.seed, number)
@@ -69,7 +69,10 @@ def generate(ctx: JobContext, p: GenerateParams) -> None:
             )
             ctx.progress(number + 1, total)
     ctx.set_summary(
-        model=loaded.id, sequences=total, new_tokens=new_tokens, tokens_per_s=round(new_tokens / seconds, 1) if seconds else 0.0
+        model=loaded.id,
+        sequences=total,
+        new_tokens=new_tokens,
+        tokens_per_s=round(new_tokens / seconds, 1) if seconds else 0.0,
     )
 
 
@@ -142,4 +145,3 @@ def sample(
         if new.shape[1] < room:  # generate ended early for a reason of its own
             return "eos"
     return "max_new_tokens"
-

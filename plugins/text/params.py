@@ -8,7 +8,9 @@ from pydantic import field_validator, model_validator
 
 from aigc.core.plugin_api import Field, JobParams, ModelParams
 
-CORPUS_HELP = "UTF-8 text: one file, a folder of .txt files (sorted, joined as documents), or a glob such as 'data/*.txt'"
+CORPUS_HELP = (
+    "UTF-8 text: one file, a folder of .txt files (sorted, joined as documents), or a glob such as 'data/*.txt'"
+)
 # Architecture params a from-scratch model reads; with `base` the base model's own architecture is used.
 ARCHITECTURE = ("tokenizer", "vocab_size", "n_layer", "n_head", "n_embd", "context")
 
@@ -33,7 +35,10 @@ class TrainParams(JobParams):
     n_head: int = Field(default=4, ge=1, le=64, description="from scratch: attention heads (must divide n_embd)")
     n_embd: int = Field(default=192, ge=8, le=4096, description="from scratch: width of the residual stream")
     context: int = Field(
-        default=128, ge=8, le=8192, description="tokens per training sequence; from scratch also the model's n_positions"
+        default=128,
+        ge=8,
+        le=8192,
+        description="tokens per training sequence; from scratch also the model's n_positions",
     )
     dropout: float = Field(default=0.0, ge=0, lt=1, description="dropout in every block (0 is best for short runs)")
     steps: int = Field(default=2000, ge=1, le=10_000_000, description="optimiser steps (ignored when epochs is given)")
@@ -42,12 +47,17 @@ class TrainParams(JobParams):
     )
     batch_size: int = Field(default=32, ge=1, le=4096, description="sequences per optimiser step")
     lr: float = Field(default=2e-3, gt=0, le=1, description="peak AdamW learning rate")
-    min_lr: float | None = Field(default=None, ge=0, le=1, description="learning rate at the end of the cosine; default lr/10")
+    min_lr: float | None = Field(
+        default=None, ge=0, le=1, description="learning rate at the end of the cosine; default lr/10"
+    )
     warmup_steps: int = Field(default=100, ge=0, description="linear warm-up from 0 to lr, then cosine decay to min_lr")
-    weight_decay: float = Field(default=0.1, ge=0, le=10, description="AdamW weight decay on matrices (not biases, norms)")
+    weight_decay: float = Field(
+        default=0.1, ge=0, le=10, description="AdamW weight decay on matrices (not biases, norms)"
+    )
     grad_clip: float = Field(default=1.0, ge=0, description="clip the gradient norm to this (0: no clipping)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        default="auto", description="autocast dtype; auto: bf16 (or fp16) on CUDA, fp32 elsewhere; bf16 also runs on CPU"
+        default="auto",
+        description="autocast dtype; auto: bf16 (or fp16) on CUDA, fp32 elsewhere; bf16 also runs on CPU",
     )
     eval_every: int = Field(default=250, ge=1, description="steps between validation-loss estimates")
     eval_batches: int = Field(default=20, ge=1, le=10_000, description="batches per validation-loss estimate")
@@ -66,7 +76,9 @@ class TrainParams(JobParams):
             fields = type(self).model_fields
             changed = [k for k in ARCHITECTURE if k != "context" and getattr(self, k) != fields[k].default]
             if changed:
-                raise ValueError(f"{', '.join(changed)} cannot be set with base: a fine-tune keeps the base's architecture")
+                raise ValueError(
+                    f"{', '.join(changed)} cannot be set with base: a fine-tune keeps the base's architecture"
+                )
         if self.min_lr is not None and self.min_lr > self.lr:
             raise ValueError(f"min_lr={self.min_lr} is above lr={self.lr}")
         return self
@@ -76,15 +88,23 @@ class GenerateParams(ModelParams):
     prompt: str | None = Field(default=None, description="text to continue (or use prompts_file)")
     prompts_file: str | None = Field(default=None, description="a UTF-8 file: each non-empty line is one prompt")
     max_new_tokens: int = Field(
-        default=200, ge=1, le=100_000,
+        default=200,
+        ge=1,
+        le=100_000,
         description="tokens to add per sequence; past the model's context the window slides (older text is dropped)",
     )
     temperature: float = Field(default=0.8, ge=0, le=10, description="sampling temperature; 0 is greedy")
     top_k: int | None = Field(default=None, ge=1, description="sample among the k most likely tokens only")
-    top_p: float = Field(default=1.0, gt=0, le=1, description="nucleus sampling: smallest set with this much probability")
+    top_p: float = Field(
+        default=1.0, gt=0, le=1, description="nucleus sampling: smallest set with this much probability"
+    )
     repetition_penalty: float = Field(default=1.0, gt=0, le=10, description="above 1 discourages repeating tokens")
-    num_return_sequences: int = Field(default=1, ge=1, le=256, description="sequences per prompt, seeds seed, seed+1, ...")
-    stop: list[str] = Field(default_factory=list, description="stop a sequence at the first of these strings (cut before it)")
+    num_return_sequences: int = Field(
+        default=1, ge=1, le=256, description="sequences per prompt, seeds seed, seed+1, ..."
+    )
+    stop: list[str] = Field(
+        default_factory=list, description="stop a sequence at the first of these strings (cut before it)"
+    )
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -118,7 +138,9 @@ class EvaluateParams(ModelParams):
     )
     holdout: float = Field(default=0.1, gt=0, lt=1, description="split=validation: the fraction at the end scored")
     stride: int | None = Field(
-        default=None, ge=1, description="tokens between sliding windows; each token is scored once with at least "
-        "context-stride tokens before it; default: half the context"
+        default=None,
+        ge=1,
+        description="tokens between sliding windows; each token is scored once with at least "
+        "context-stride tokens before it; default: half the context",
     )
     batch_size: int = Field(default=16, ge=1, le=1024, description="windows per forward pass")

@@ -58,10 +58,16 @@ class GenerateParams(ModelParams):
     a: int | None = Field(default=None, ge=0, description="interpolate: index in data of the first digit")
     b: int | None = Field(default=None, ge=0, description="interpolate: index in data of the last digit")
     seed_a: int | None = Field(
-        default=None, ge=0, le=SEED_LIMIT - 1, description="interpolate: seed of the first prior sample (as in mode=sample)"
+        default=None,
+        ge=0,
+        le=SEED_LIMIT - 1,
+        description="interpolate: seed of the first prior sample (as in mode=sample)",
     )
     seed_b: int | None = Field(
-        default=None, ge=0, le=SEED_LIMIT - 1, description="interpolate: seed of the last prior sample (as in mode=sample)"
+        default=None,
+        ge=0,
+        le=SEED_LIMIT - 1,
+        description="interpolate: seed of the last prior sample (as in mode=sample)",
     )
     steps: int = Field(default=10, ge=2, le=64, description="interpolate: images in the row, both ends included")
 

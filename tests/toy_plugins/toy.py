@@ -60,7 +60,9 @@ class Toy(Plugin):
             ctx.progress(epoch + 1, params.epochs, loss=1.0 / (epoch + 1))
             time.sleep(params.sleep)
             ctx.save_checkpoint({"weight": weight, "epoch": epoch + 1})
-        ctx.save_model({"weight": weight}, name="toy", config={"epochs": params.epochs}, metrics={"loss": 1.0 / params.epochs})
+        ctx.save_model(
+            {"weight": weight}, name="toy", config={"epochs": params.epochs}, metrics={"loss": 1.0 / params.epochs}
+        )
 
     def evaluate(self, ctx, params: ModelParams) -> None:  # type: ignore[override]
         from aigc.core.artifacts import load_tensors

@@ -72,7 +72,9 @@ class Chain:
                 return self.pairs[j][lo:hi] % self.size, self.counts[j][lo:hi]
         raise AssertionError("order 0 always has continuations")
 
-    def sample(self, history: list[int], length: int, generator: torch.Generator, temperature: float = 1.0) -> list[int]:
+    def sample(
+        self, history: list[int], length: int, generator: torch.Generator, temperature: float = 1.0
+    ) -> list[int]:
         """`length` new ids after `history`; the same generator state always gives the same ids."""
         ids = list(history)
         for _ in range(length):

@@ -18,7 +18,9 @@ def train(ctx: JobContext, p: TrainParams) -> None:
     """Count the order-0..k tables one order at a time; each finished order is a checkpoint."""
     text, heldout = split(read_corpus(p.corpus), p.holdout)
     if len(text) <= p.order:
-        raise UsageError(f"corpus {p.corpus} has {len(text)} characters to train on; an order-{p.order} chain needs more")
+        raise UsageError(
+            f"corpus {p.corpus} has {len(text)} characters to train on; an order-{p.order} chain needs more"
+        )
     vocab = vocabulary(text)
     if not fits(len(vocab), p.order):
         raise UsageError(f"{len(vocab)} distinct characters are too many for order {p.order}; lower the order")
