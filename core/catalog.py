@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from aigc.core.artifacts import ArtifactStore, sha256_of
 from aigc.core.context import LoadedModel
 from aigc.core.errors import UnknownModel, UsageError
+from aigc.core.ids import parse_id
 from aigc.core.plugin import Plugin
 from aigc.core.store import MAX_ID, queries
 
@@ -79,12 +80,16 @@ def resolve_ref(session: Session, plugin: type[Plugin], model: str | None) -> Mo
         if bundled_path(plugin) is None:
             raise UnknownModel(f"plugin '{plugin.name}' ships no bundled model; use a trained model id (aigc models)")
         return ModelRef(BUNDLED, True)
-    if not model.isdigit() or int(model) > MAX_ID:
-        raise UnknownModel(f"malformed model id '{model}'; use a number from `aigc models` or '{BUNDLED}'")
-    row = queries.get_model(session, int(model))
+    model_id = parse_model_id(model)
+    row = queries.get_model(session, model_id)
     if row is None or row.plugin != plugin.name:
-        raise UnknownModel(f"no {plugin.name} model with id {model}; see `aigc models --plugin {plugin.name}`")
-    return ModelRef(model, False)
+        raise UnknownModel(f"no {plugin.name} model with id {model_id}; see `aigc models --plugin {plugin.name}`")
+    return ModelRef(str(model_id), False)
+
+
+def parse_model_id(raw: str) -> int:
+    """A trained model's id as typed (`--model`, `aigc models export`): ASCII digits, within the store's range."""
+    return parse_id(raw, "model", f"a number from `aigc models` (1 to {MAX_ID}) or '{BUNDLED}'")
 
 
 def load(session: Session, artifacts: ArtifactStore, plugin: type[Plugin], ref: str) -> LoadedModel:
