@@ -40,11 +40,13 @@ class Environment(BaseSettings):
     broker_url: str | None = Field(None, description="a broker URL such as redis://127.0.0.1:6379/0, or nothing")
     plugin_path: str = Field("", description=f"folders of drop-in plugins, separated by '{os.pathsep}'")
     # How long an attempt that stops renewing its lease keeps its job; it renews every third of this.
+    # At least a second, so a renewal (a database write) fits in the lease with room to spare; at most
+    # a day, the longest a dead worker's job may wait (and within what a date can hold).
     lease_seconds: float = Field(
-        30.0, gt=0, allow_inf_nan=False, description="a number of seconds above 0 (default 30)"
+        30.0, ge=1, le=86400, allow_inf_nan=False, description="a number of seconds from 1 to 86400 (default 30)"
     )
     # Attempts per job, for any reason (a worker that died, a retry).
-    max_attempts: int = Field(3, ge=1, description="a whole number, 1 or more (default 3)")
+    max_attempts: int = Field(3, ge=1, le=100, description="a whole number from 1 to 100 (default 3)")
     # The device of the jobs that ask for "auto": a node's operator decides.
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto, cpu, cuda, cuda:N or mps (default auto)")
     # -- the command line and the server ----------------------------------------------------------
@@ -64,11 +66,15 @@ class Environment(BaseSettings):
     )
     # On SIGTERM a job gets this long to finish before it is handed back (checkpoint kept) to the queue.
     soft_shutdown_seconds: float = Field(
-        60.0, ge=0, allow_inf_nan=False, description="a number of seconds, 0 or more (default 60)"
+        60.0, ge=0, le=86400, allow_inf_nan=False, description="a number of seconds from 0 to 86400 (default 60)"
     )
     # A queued job whose message went out longer ago than this is sent again if the broker seems to lack it.
     resend_seconds: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="a number of seconds above 0 (default: two leases)"
+        None,
+        ge=1,
+        le=604800,
+        allow_inf_nan=False,
+        description="a number of seconds from 1 to 604800 (default: two leases)",
     )
     # Celery task events, for Flower; off by default because each job then costs extra broker writes.
     task_events: bool = Field(False, description="1 or 0 (also true/false, yes/no, on/off)")
