@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aigc.core.errors import InvalidSetting
+from aigc.core.masking import masked
 
 PREFIX = "AIGC_"
 # The devices a job may ask for; the same words as the `device` param of every job.
@@ -110,24 +110,6 @@ def read() -> Environment:
         given = error.get("input")
         shown = masked(given) if isinstance(given, str) and field != "api_token" else "(hidden)"
         raise InvalidSetting(f"{variable(field)}={shown!r} is not valid; accepted: {accepted}") from None
-
-
-def masked(text: str) -> str:
-    """A URL (or comma-separated URLs) with any password replaced by ***."""
-    return ",".join(_masked_url(part) for part in text.split(",")) if "://" in text else text
-
-
-def _masked_url(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url
-    if not password:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from aigc.core.errors import BrokerUnavailable, first_line
+from aigc.core.masking import masked
 from aigc.core.store import Job, Store, lifecycle
 from aigc.worker.app import QUEUES, TASK_NAME, app_for
 
@@ -89,10 +90,8 @@ class CeleryDispatcher:
         )
 
     def _safe_url(self) -> str:
-        from kombu.utils.url import maybe_sanitize_url
-
-        return str(maybe_sanitize_url(self.app.conf.broker_url))
+        return masked(str(self.app.conf.broker_url))
 
 
 def _reason(exc: BaseException) -> str:
-    return first_line(exc).rstrip(".")
+    return masked(first_line(exc)).rstrip(".")

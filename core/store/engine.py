@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError, ProgrammingError
 
 from aigc.core.errors import StoreUnavailable, first_line
+from aigc.core.masking import masked
 
 # The newest migration's revision id; tests assert it equals Alembic's head so the two never drift.
 SCHEMA_REVISION = "0002"
@@ -51,8 +52,8 @@ def dispose_all() -> None:
 def _create(url: str) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreUnavailable(f"invalid database URL '{url}': {exc}") from None
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+        raise StoreUnavailable(masked(f"invalid database URL '{url}': {first_line(exc)}")) from None
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_file(parsed)
         if path is not None:
@@ -68,7 +69,7 @@ def _create(url: str) -> Engine:
     try:
         return create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed.get_backend_name()))
     except Exception as exc:  # a driver missing or a malformed URL
-        raise StoreUnavailable(f"cannot use database URL '{url}': {exc}") from None
+        raise StoreUnavailable(masked(f"cannot use database URL '{url}': {first_line(exc)}")) from None
 
 
 def sqlite_file(url: URL) -> Path | None:
@@ -116,7 +117,7 @@ def unusable(url: URL, exc: DBAPIError, server_says: str = "database error on") 
     reason = first_line(exc)
     path = sqlite_file(url)
     if path is None:
-        return StoreUnavailable(f"{server_says} {url.render_as_string(hide_password=True)}: {reason}")
+        return StoreUnavailable(masked(f"{server_says} {url.render_as_string(hide_password=True)}: {reason}"))
     if "file is not a database" in reason:
         return StoreUnavailable(
             f"database {path} is not an aigc store ({reason}); move it away or point AIGC_DATABASE_URL at another file"
@@ -174,7 +175,7 @@ def _to_head(engine: Engine, *, migrate: bool) -> tuple[str | None, str]:
                 return before, before
             if not migrate:
                 raise StoreUnavailable(
-                    f"database {engine.url.render_as_string(hide_password=True)} is at schema revision "
+                    f"database {masked(engine.url.render_as_string(hide_password=True))} is at schema revision "
                     f"{before or 'none'}, this aigc needs {SCHEMA_REVISION}: run `aigc db upgrade`"
                 )
             if before is None and path is not None and _has_tables(engine):
