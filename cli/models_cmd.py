@@ -37,7 +37,7 @@ def list_models(
                 "plugin": bundled.plugin,
                 "name": f"{bundled.plugin} bundled default",
                 "format": bundled.format,
-                "sha256": None,
+                "sha256": bundled.sha256,  # as shipped; checked when a job loads it
                 "source_job_id": None,
                 "config": {},
                 "metrics": {},
