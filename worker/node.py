@@ -183,7 +183,7 @@ def _on_shutdown(**_kw) -> None:  # type: ignore[no-untyped-def]
 
 @signals.after_setup_logger.connect
 @signals.after_setup_task_logger.connect
-def _mask_secrets_in_logs(logger=None, **_kw) -> None:  # type: ignore[no-untyped-def]
+def _mask_secrets_in_logs(logger: logging.Logger | None = None, **_kw: object) -> None:
     # Every record goes out through these handlers: none shows a password, whoever logged it.
     from aigc.core.masking import MaskSecrets
 
