@@ -19,8 +19,9 @@ from aigc.core.errors import InvalidSetting
 from aigc.core.masking import masked
 
 PREFIX = "AIGC_"
-# The devices a job may ask for; the same words as the `device` param of every job.
-DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?|mps)$"
+# The devices a job may ask for; the same words as the `device` param of every job. [0-9], not \d,
+# which would take any script's digits ('cuda:١').
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?|mps)$"
 
 
 class Environment(BaseSettings):

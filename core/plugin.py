@@ -61,7 +61,7 @@ class JobParams(BaseModel):
     )
     device: str = Field(
         default="auto",
-        pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
+        pattern=r"^(auto|cpu|cuda(:[0-9]+)?|mps)$",
         description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps",
     )
 

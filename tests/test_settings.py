@@ -29,6 +29,7 @@ BAD_VALUES = [
     ("AIGC_RESEND_SECONDS", "1e20", "accepted: a number of seconds from 1 to 604800 (default: two leases)"),
     ("AIGC_SOFT_SHUTDOWN_SECONDS", "1e20", "accepted: a number of seconds from 0 to 86400 (default 60)"),
     ("AIGC_DEVICE", "tpu", "accepted: auto, cpu, cuda, cuda:N or mps (default auto)"),
+    ("AIGC_DEVICE", "cuda:١", "accepted: auto, cpu, cuda, cuda:N or mps (default auto)"),  # ASCII digits only
     ("AIGC_BROKER_URL", "localhost", "accepted: a broker URL such as redis://127.0.0.1:6379/0, or nothing"),
     ("AIGC_SERVE_LOG", "loud", "accepted: critical, error, warning, info, debug or trace (default warning)"),
     ("AIGC_TASK_EVENTS", "maybe", "accepted: 1 or 0 (also true/false, yes/no, on/off)"),
@@ -59,6 +60,18 @@ def test_submit_refuses_a_bad_value_before_storing_anything(sqlite_settings, var
     assert (done.returncode, done.stdout) == (2, ""), done.stderr
     assert done.stderr == f"error: {variable}='{value}' is not valid; {accepted}\n"
     assert json.loads(cli(sqlite_settings, "jobs", "list", "--json").stdout) == []
+
+
+def test_a_device_index_is_ascii_digits_in_a_param_too():
+    from aigc.core.errors import InvalidParams
+    from aigc.core.params import validate_params
+    from aigc.core.plugin import JobKind
+    from aigc.core.registry import get_plugin
+
+    toy = get_plugin("toy", Settings.from_env().plugin_path)
+    assert validate_params(toy, JobKind.generate, {"device": "cuda:1"}).device == "cuda:1"
+    with pytest.raises(InvalidParams, match="invalid param 'device'"):
+        validate_params(toy, JobKind.generate, {"device": "cuda:١"})
 
 
 def test_the_settings_follow_the_environment(monkeypatch, tmp_path):
