@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aigc.core.errors import JobCancelled, LeaseLost
 from aigc.core.plugin import JobKind
@@ -237,7 +237,7 @@ class JobContext:
         return self._backend.scratch_dir(self)
 
 
-class ContextBackend:
+class ContextBackend(Protocol):
     """What the context needs from the runner; the runner's store-backed class implements it."""
 
     def write_progress(self, ctx: JobContext, report: Progress) -> None: ...

@@ -65,6 +65,7 @@ def _attempt(
     ctx: JobContext | None = None
     try:
         job = claim.job
+        assert job is not None, "claim_job reads the job in the claiming statement"
         first_index = 0
         if job.checkpoint_sha256 is not None:  # a resumed attempt continues the result numbering
             with store.transaction() as session:

@@ -94,7 +94,7 @@ def test_interrupted_training_resumes_to_the_same_model(trained: Trained, tmp_pa
     job_id = submit(settings, "gan", "train", {**TINY, "epochs": EPOCHS, "data": str(trained.folder)}, retries=1)
 
     def die_in_second_epoch(report: object) -> None:
-        if report.done > STEPS_PER_EPOCH:  # type: ignore[attr-defined]
+        if report.done > STEPS_PER_EPOCH:
             raise RuntimeError("worker died")
 
     assert run_attempt(job_id, settings=settings, on_progress=die_in_second_epoch) == "queued"

@@ -111,7 +111,7 @@ def test_interrupted_training_resumes_to_the_same_model(trained: Trained, tmp_pa
     job_id = submit(settings, "text", "train", {**TRAIN, "corpus": str(trained.corpus)}, retries=1)
 
     def die_after_first_checkpoint(report: object) -> None:
-        if report.done > 20:  # type: ignore[attr-defined]
+        if report.done > 20:
             raise RuntimeError("worker died")
 
     assert run_attempt(job_id, settings=settings, on_progress=die_after_first_checkpoint) == "queued"

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from aigc.core.config import Settings
 
 # Errors a publish raises when Redis is down or unreachable (kombu wraps most, not all, of them).
-_BROKER_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError)
+_BROKER_ERRORS: tuple[type[Exception], ...] = (OSError, ConnectionError, TimeoutError)
 
 
 def broker_priority(priority: int) -> int:
@@ -30,7 +30,7 @@ def broker_priority(priority: int) -> int:
 class CeleryDispatcher:
     """The core's `Dispatcher` over Celery and Redis."""
 
-    queues = QUEUES
+    queues: tuple[str, ...] = QUEUES
 
     def __init__(self, settings: Settings, app: Celery | None = None) -> None:
         self.app = app or app_for(settings)
@@ -57,7 +57,7 @@ class CeleryDispatcher:
                         producer=producer,
                         add_to_parent=False,
                     )
-        except (KombuError, *_BROKER_ERRORS) as exc:
+        except (KombuError, *_BROKER_ERRORS) as exc:  # type: ignore[misc]  # kombu ships no type hints
             raise BrokerUnavailable(self._unsent_message([job.id for job in jobs], exc)) from exc
         lifecycle.mark_dispatched(store, [job.id for job in jobs])
 
@@ -75,7 +75,7 @@ class CeleryDispatcher:
                         depths[name] = Queue(name, channel=channel).queue_declare(passive=True).message_count
                     except conn.channel_errors:
                         depths[name] = 0  # Redis deletes an empty list: no queue means no messages
-        except (KombuError, *_BROKER_ERRORS) as exc:
+        except (KombuError, *_BROKER_ERRORS) as exc:  # type: ignore[misc]  # kombu ships no type hints
             raise BrokerUnavailable(f"cannot reach the broker at {self._safe_url()} ({_reason(exc)})") from exc
         return depths
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +104,7 @@ def _version() -> str:
 
 def _install_middleware(app: FastAPI, guard: Guard) -> None:
     @app.middleware("http")
-    async def guarded(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def guarded(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = guard.refusal(request) or await call_next(request)
         for key, value in HEADERS.items():

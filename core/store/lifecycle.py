@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from aigc.core.context import PendingModel, PendingResult
-from aigc.core.store.database import Store
+from aigc.core.store.database import Store, rowcount
 from aigc.core.store.models import Job, JobStatus, Metric, Model, Result, utcnow
 
 
@@ -105,7 +105,7 @@ def create_job(
     return job
 
 
-def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+def _claimable(now: datetime) -> ColumnElement[bool]:
     fresh = and_(
         Job.status == JobStatus.queued,
         Job.cancel_requested.is_(False),
@@ -140,7 +140,7 @@ def claim_job(store: Store, job_id: int, owner: LeaseOwner, lease_s: float) -> C
     return Claim(job_id, attempt, owner, ClaimedJob(*job))
 
 
-def _held(claim: Claim):  # type: ignore[no-untyped-def]
+def _held(claim: Claim) -> ColumnElement[bool]:
     return and_(
         Job.id == claim.job_id,
         Job.status == JobStatus.running,
@@ -153,7 +153,7 @@ def renew_lease(store: Store, claim: Claim, lease_s: float, **progress: Any) -> 
     """Extend the lease (and write progress if given); False when the attempt no longer holds the job."""
     values: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=lease_s), **progress}
     with store.transaction() as session:
-        return session.execute(update(Job).where(_held(claim)).values(**values)).rowcount == 1
+        return rowcount(session.execute(update(Job).where(_held(claim)).values(**values))) == 1
 
 
 def poll(store: Store, claim: Claim) -> str | None:
@@ -175,7 +175,7 @@ def _write_outputs(
 ) -> None:
     if results:
         session.execute(
-            Result.__table__.insert(),
+            insert(Result),
             [
                 {
                     "job_id": job_id,
@@ -202,7 +202,7 @@ def _write_outputs(
         session.execute(delete(Metric).where(Metric.job_id == job_id, Metric.key == key, Metric.step >= step))
     if latest:
         session.execute(
-            Metric.__table__.insert(),
+            insert(Metric),
             [{"job_id": job_id, "key": k, "step": s, "value": v} for (k, s), v in latest.items()],
         )
 
