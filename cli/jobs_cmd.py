@@ -12,7 +12,7 @@ from aigc.core.status import JobStatus
 if TYPE_CHECKING:
     from aigc.core.store import Job, Store
 
-app = typer.Typer(help="List, inspect, cancel and follow jobs.", no_args_is_help=True)
+app = typer.Typer(help="List, inspect, cancel, follow and resume jobs.", no_args_is_help=True)
 
 STATUSES = ", ".join(JobStatus)
 
@@ -85,8 +85,10 @@ def show(
 
 @app.command("cancel")
 def cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
-    """Cancel a job: a queued one never runs, a running one stops at its next progress point (at once if
-    its lease lapsed: nothing runs it)."""
+    """Cancel a job: a queued one never runs, a running one stops at its next progress point.
+
+    A running job whose lease lapsed (the process running it died) ends `cancelled` at once.
+    """
     from aigc.core.jobs import cancel_job
 
     store, job = _load(job_id)
@@ -137,9 +139,9 @@ def resume(
     job_id: str = typer.Argument(..., help="Job id."),
     json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
 ) -> None:
-    """Run a job that nothing runs in this process, from its last checkpoint: one whose lease lapsed (the
-    process running it died) or one still queued. Same progress bar, Ctrl-C and exit codes as `aigc submit`.
+    """Continue a job whose process died (lease lapsed) here, from its last checkpoint.
 
+    Also runs a job stored but never started. Same progress bar, Ctrl-C and exit codes as `aigc submit`.
     Without a broker only: with one, workers resume lapsed jobs themselves.
     """
     from aigc.cli.submit_cmd import ShownRun
@@ -155,9 +157,9 @@ def resume(
 
 @app.command("recover")
 def recover() -> None:
-    """Requeue jobs whose process died (lease lapsed), and send every queued job to the broker again
-    (after a Redis loss). Without a broker, requeued jobs wait for `aigc jobs resume ID`.
+    """Requeue jobs whose process died, and send every queued job to the broker again (after a Redis loss).
 
+    Without a broker, the requeued jobs wait for `aigc jobs resume ID`.
     Safe to run at any time: a job sent twice still runs once.
     """
     from aigc.core.dispatch import uses_broker
