@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -12,7 +11,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from aigc.core.store import Store
+    from aigc.core.context import Interruption
+    from aigc.core.store import Job, Store
 
 app = typer.Typer(help="Submit a job to a plugin.", no_args_is_help=True)
 
@@ -29,14 +29,13 @@ def _submit(
     json_out: bool,
 ) -> None:
     from aigc.cli import render
-    from aigc.cli.job_view import summarize
     from aigc.cli.serialize import job_dict
     from aigc.core.dispatch import uses_broker
     from aigc.core.errors import UsageError
     from aigc.core.jobs import Submission, create_job, start
     from aigc.core.params import parse_assignments
     from aigc.core.plugin import JobKind
-    from aigc.core.store import Store, queries
+    from aigc.core.store import Store
 
     raw = parse_assignments(param)
     for key, value in (("model", model), ("prompt", prompt)):
@@ -60,60 +59,94 @@ def _submit(
             return
         from aigc.cli.jobs_cmd import follow
 
-        final = follow(store, job.id)
+        report(store, follow(store, job.id), json_out)
     else:
-        if here.interrupted.is_set():
-            raise typer.Exit(130)
-        if here.streamed:
-            render.out.print()
-        with store.transaction() as session:
-            final = queries.get_job(session, job.id)
+        here.report(job.id, json_out)
+
+
+def report(store: Store, final: Job, json_out: bool, texts_shown: bool = False) -> None:
+    """The job's end as `submit` and `jobs wait` print it; exit code 1 unless it succeeded."""
+    from aigc.cli import render
+    from aigc.cli.job_view import summarize
+    from aigc.cli.serialize import job_dict
 
     if json_out:
         render.print_json(job_dict(final))
     else:
-        summarize(store, final, texts_shown=here.streamed)
+        summarize(store, final, texts_shown=texts_shown)
     if final.status != "succeeded":
         raise typer.Exit(1)
 
 
 class ShownRun:
-    """A job run in this process, its progress bar and streamed text on the terminal, Ctrl-C cancelling it."""
+    """A job run in this process, its progress bar and streamed text on the terminal, Ctrl-C or SIGTERM
+    cancelling it. `aigc submit` (no broker) and `aigc jobs resume` run jobs through it."""
 
     def __init__(self, store: Store, label: str, shown: bool) -> None:
+        from aigc.core.context import Interruption
+
         self.store, self.label, self.shown = store, label, shown
-        self.interrupted = threading.Event()
+        self.interrupted = Interruption()
         self.streamed = False
 
     def run(self, job_id: int) -> None:
         from aigc.cli.progress import JobProgress
-        from aigc.core.runner import run_job
+        from aigc.core.runner import run_to_end
 
-        with JobProgress(job_id, self.label, enabled=self.shown) as bar, ctrl_c_cancels(self.interrupted):
-            run_job(
-                job_id,
-                settings=self.store.settings,
-                on_progress=lambda p: bar.update(p.fraction, dict(p.info)),
-                on_stream=bar.stream if self.shown else None,
-                interrupted=self.interrupted,
-            )
-            self.streamed = bar.streamed
+        with JobProgress(job_id, self.label, enabled=self.shown) as bar, signals_cancel(self.interrupted):
+            try:
+                run_to_end(
+                    job_id,
+                    settings=self.store.settings,
+                    on_progress=lambda p: bar.update(p.fraction, dict(p.info)),
+                    on_stream=bar.stream if self.shown else None,
+                    interrupted=self.interrupted,
+                )
+            except KeyboardInterrupt:  # a second signal: the runner has recorded the job cancelled
+                raise self._stopped() from None
+            finally:
+                self.streamed = bar.streamed
+
+    def report(self, job_id: int, json_out: bool) -> None:
+        """After `run`: the job's end, or the signal that stopped it (the job is then `cancelled`)."""
+        from aigc.cli import render
+        from aigc.core.store import queries
+
+        if self.interrupted.is_set():
+            raise self._stopped()
+        if self.streamed:
+            render.out.print()
+        with self.store.transaction() as session:
+            final = queries.get_job(session, job_id)
+        report(self.store, final, json_out, texts_shown=self.streamed)
+
+    def _stopped(self) -> Exception:
+        from aigc.core.errors import Interrupted
+
+        if self.interrupted.reason == TERMINATED:
+            return Interrupted("terminated", 128 + signal.SIGTERM)
+        return Interrupted("interrupted", 128 + signal.SIGINT)
+
+
+TERMINATED = "terminated (SIGTERM)"
 
 
 @contextmanager
-def ctrl_c_cancels(interrupted: threading.Event) -> Iterator[None]:
-    """The first Ctrl-C sets `interrupted` (the job stops at its next progress point); a second one aborts."""
+def signals_cancel(interrupted: Interruption) -> Iterator[None]:
+    """The first Ctrl-C or SIGTERM sets `interrupted` (the job stops at its next progress point and ends
+    `cancelled`); a second one aborts at once (the job is still recorded `cancelled`)."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if interrupted.is_set():
             raise KeyboardInterrupt
-        interrupted.set()
+        interrupted.interrupt(TERMINATED if signum == signal.SIGTERM else "interrupted (Ctrl-C)")
 
-    previous = signal.signal(signal.SIGINT, handle)
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _register(kind: str) -> None:

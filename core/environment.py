@@ -37,7 +37,11 @@ class Environment(BaseSettings):
     )
     artifacts: Path | None = Field(None, description="a folder (default: <AIGC_HOME>/artifacts)")
     # Unset: every job runs in the process that starts it.
-    broker_url: str | None = Field(None, description="a broker URL such as redis://127.0.0.1:6379/0, or nothing")
+    broker_url: str | None = Field(
+        None,
+        description="a Redis URL: redis://[user:password@]host[:port][/db], rediss://... (TLS) "
+        "or redis+socket:///path/to/redis.sock; or unset",
+    )
     plugin_path: str = Field("", description=f"folders of drop-in plugins, separated by '{os.pathsep}'")
     # How long an attempt that stops renewing its lease keeps its job; it renews every third of this.
     lease_seconds: float = Field(
@@ -78,15 +82,41 @@ class Environment(BaseSettings):
 
     @field_validator("broker_url")
     @classmethod
-    def _url_with_scheme(cls, value: str | None) -> str | None:
-        if value is not None and "://" not in value:
-            raise ValueError("not a URL")
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_broker_url(value)
         return value
 
     @field_validator("serve_log", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+
+# The URL schemes of kombu's Redis transport, the only broker the queue is built for (priorities, queue depths).
+BROKER_SCHEMES = ("redis", "rediss", "redis+socket")
+
+
+def check_broker_url(url: str) -> None:
+    """ValueError saying what in `url` the Redis transport could not use: checked before a job is stored."""
+    if "://" not in url:
+        raise ValueError("not a URL")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in BROKER_SCHEMES:
+        raise ValueError(f"scheme '{parts.scheme}' is not a Redis transport")
+    if parts.scheme.lower() == "redis+socket":
+        if not parts.path.strip("/"):
+            raise ValueError("no socket path")
+        return
+    port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"port {port if port.isdigit() else repr(port)} is not a number from 1 to 65535")
+    database = parts.path.removeprefix("/")  # as kombu reads it: "/3" is database 3, "" or "/" database 0
+    if database and not (database.isascii() and database.isdigit()):
+        # An unescaped "/" in a password puts the rest of the password here: then it is not quoted.
+        raise ValueError(
+            "the database is not a number" if "@" in database else f"database '{database}' is not a number"
+        )
 
 
 def variable(field: str) -> str:
@@ -103,7 +133,10 @@ def read() -> Environment:
         accepted = info.description if info is not None else error["msg"]
         given = error.get("input")
         shown = masked(given) if isinstance(given, str) and field != "api_token" else "(hidden)"
-        raise InvalidSetting(f"{variable(field)}={shown!r} is not valid; accepted: {accepted}") from None
+        # A check of ours says what was wrong (never quoting a password); pydantic's own say it in `accepted`.
+        reason = error.get("ctx", {}).get("error") if error["type"] == "value_error" else None
+        detail = f" ({reason})" if reason else ""
+        raise InvalidSetting(f"{variable(field)}={shown!r} is not valid{detail}; accepted: {accepted}") from None
 
 
 def masked(text: str) -> str:

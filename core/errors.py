@@ -75,6 +75,22 @@ class BrokerUnavailable(AigcError):
     exit_code = 2
 
 
+class LeaseLapsed(AigcError):
+    """A running job's lease lapsed and, without a broker, nothing will pick it up: waiting would never end."""
+
+
+class OutcomeNotRecorded(AigcError):
+    """An attempt ended but the store refused its final write; the job's lease lapses, then it can be resumed."""
+
+
+class Interrupted(AigcError):
+    """An embedded run stopped by a signal (Ctrl-C: exit 130, SIGTERM: 143); its job was recorded `cancelled`."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class JobCancelled(Exception):
     """Raised inside a running job when its cancellation was requested.
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aigc.core import catalog
 from aigc.core.dispatch import dispatcher_for, uses_broker
-from aigc.core.errors import MalformedJobId, UnknownJob
+from aigc.core.errors import LeaseLapsed, MalformedJobId, UnknownJob, UsageError
 from aigc.core.params import validate_params
 from aigc.core.plugin import JobKind
 from aigc.core.registry import get_plugin
@@ -76,9 +76,9 @@ def start(store: Store, jobs: Sequence[Job], *, run_here: Callable[[int], object
         if run_here is not None:
             run_here(job.id)
         else:
-            from aigc.core.runner import run_job
+            from aigc.core.runner import run_to_end
 
-            run_job(job.id, settings=store.settings)
+            run_to_end(job.id, settings=store.settings)
     return False
 
 
@@ -88,6 +88,33 @@ def cancel_job(store: Store, job_id: int) -> JobStatus:
     return lifecycle.request_cancel(store, job_id)
 
 
+def resumable(store: Store, job_id: int) -> Job:
+    """Ready a job that nothing runs to run in this process (`aigc jobs resume`); returns it as it stands.
+
+    A running job whose lease lapsed goes back to `queued`, or ends `failed` if it is out of attempts,
+    exactly as a worker's reaper does; a queued job is left as it is. UsageError for a finished job, one
+    whose lease is held, or when a broker is configured (its workers' reapers requeue lapsed jobs).
+    """
+    if uses_broker(store.settings):
+        raise UsageError(
+            "with a broker (AIGC_BROKER_URL) workers resume lapsed jobs: their reaper requeues them; "
+            "`aigc jobs recover` does it now"
+        )
+    with store.transaction() as session:
+        job = queries.get_job(session, job_id)
+    if job.state.finished:
+        raise UsageError(f"job {job_id} already ended {job.status}; nothing to resume")
+    if job.status == JobStatus.running:
+        if not job.lease_lapsed:
+            raise UsageError(
+                f"job {job_id} is running (its lease is held by {job.worker}); follow it with `aigc jobs wait {job_id}`"
+            )
+        lifecycle.reap_lapsed(store, [job_id])
+        with store.transaction() as session:
+            job = queries.get_job(session, job_id)
+    return job
+
+
 def wait_for(
     store: Store,
     job_id: int,
@@ -95,8 +122,13 @@ def wait_for(
     on_update: Callable[[Job], None] | None = None,
     interval_s: float = 0.25,
     timeout_s: float | None = None,
+    give_up_when_lapsed: bool = False,
 ) -> Job:
-    """Poll the store until the job is finished; returns the final row."""
+    """Poll the store until the job is finished; returns the final row.
+
+    `give_up_when_lapsed` (no broker: no reaper will requeue the job) raises LeaseLapsed once the job's
+    lease has lapsed, instead of waiting for ever.
+    """
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         with store.transaction() as session:
@@ -105,4 +137,10 @@ def wait_for(
             on_update(job)
         if job.state.finished or (deadline is not None and time.monotonic() > deadline):
             return job
+        lapsed_s = job.lease_lapsed_s()
+        if give_up_when_lapsed and lapsed_s is not None:
+            raise LeaseLapsed(
+                f"job {job_id} is not running: its lease lapsed {lapsed_s:.0f} s ago (the process running it "
+                f"stopped); continue it here with `aigc jobs resume {job_id}`, or end it with `aigc jobs cancel {job_id}`"
+            )
         time.sleep(interval_s)

@@ -20,7 +20,6 @@ BAD_VALUES = [
     ("AIGC_MAX_ATTEMPTS", "0", "accepted: a whole number, 1 or more (default 3)"),
     ("AIGC_MAX_ATTEMPTS", "2.5", "accepted: a whole number, 1 or more (default 3)"),
     ("AIGC_DEVICE", "tpu", "accepted: auto, cpu, cuda, cuda:N or mps (default auto)"),
-    ("AIGC_BROKER_URL", "localhost", "accepted: a broker URL such as redis://127.0.0.1:6379/0, or nothing"),
     ("AIGC_SERVE_LOG", "loud", "accepted: critical, error, warning, info, debug or trace (default warning)"),
     ("AIGC_TASK_EVENTS", "maybe", "accepted: 1 or 0 (also true/false, yes/no, on/off)"),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from aigc.core.errors import BrokerUnavailable, first_line
 from aigc.core.store import Job, Store, lifecycle
@@ -76,22 +77,60 @@ class CeleryDispatcher:
                     except conn.channel_errors:
                         depths[name] = 0  # Redis deletes an empty list: no queue means no messages
         except (KombuError, *_BROKER_ERRORS) as exc:  # type: ignore[misc]  # kombu ships no type hints
-            raise BrokerUnavailable(f"cannot reach the broker at {self._safe_url()} ({_reason(exc)})") from exc
+            raise BrokerUnavailable(_problem(self._safe_url(), exc)[0]) from exc
         return depths
 
     def _unsent_message(self, job_ids: list[int], exc: BaseException) -> str:
         ids = ", ".join(str(i) for i in job_ids[:10]) + (" ..." if len(job_ids) > 10 else "")
         which = f"job {ids} stays" if len(job_ids) == 1 else f"jobs {ids} stay"
-        return (
-            f"cannot reach the broker at {self._safe_url()} ({_reason(exc)}); "
-            f"{which} queued in the store and will be sent when the broker is back "
-            "(by any running worker, or now with `aigc jobs recover`)"
+        problem, down = _problem(self._safe_url(), exc)
+        when = (
+            "will be sent when the broker is back (by any running worker, or now with `aigc jobs recover`)"
+            if down
+            else "will be sent by any running worker, or with `aigc jobs recover` once AIGC_BROKER_URL is right"
         )
+        return f"{problem}; {which} queued in the store and {when}"
 
     def _safe_url(self) -> str:
-        from kombu.utils.url import maybe_sanitize_url
+        from aigc.core.environment import masked
 
-        return str(maybe_sanitize_url(self.app.conf.broker_url))
+        return masked(str(self.app.conf.broker_url))
+
+
+def _problem(url: str, exc: BaseException) -> tuple[str, bool]:
+    """What went wrong with the broker, in words, and whether it is down (rather than refusing our settings)."""
+    from redis.exceptions import AuthenticationError, ResponseError
+
+    cause = _redis_error(exc)
+    reason = _reason(cause or exc)
+    if isinstance(cause, AuthenticationError) or (isinstance(cause, ResponseError) and _is_auth(reason)):
+        return (
+            f"the broker at {url} refused the login ({reason}): check the user and password in AIGC_BROKER_URL",
+            False,
+        )
+    if isinstance(cause, ResponseError) and "DB index" in reason:
+        database = urlsplit(url).path.removeprefix("/") or "0"
+        return (
+            f"the broker at {url} has no database {database} ({reason}): check the database number in AIGC_BROKER_URL",
+            False,
+        )
+    return f"cannot reach the broker at {url} ({reason})", True
+
+
+def _redis_error(exc: BaseException) -> BaseException | None:
+    """The redis-py error under kombu's wrapping, if any: it names what Redis said."""
+    from redis.exceptions import RedisError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, RedisError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _is_auth(reason: str) -> bool:
+    return reason.startswith(("NOAUTH", "WRONGPASS")) or "invalid username-password" in reason
 
 
 def _reason(exc: BaseException) -> str:

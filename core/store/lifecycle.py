@@ -284,13 +284,29 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
 
 
 def request_cancel(store: Store, job_id: int) -> JobStatus:
-    """Cancel a job: a queued one never runs; a running one stops at its next progress point."""
+    """Cancel a job: a queued one never runs; a running one stops at its next progress point.
+
+    A running job whose lease lapsed has nobody to reach a progress point: it ends `cancelled` at once.
+    Should its attempt still be alive after all, its next write finds the lease gone and stops it.
+    """
     now = utcnow()
     with store.transaction() as session:
         session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == JobStatus.queued)
             .values(status=JobStatus.cancelled, cancel_requested=True, finished_at=now, error="cancelled while queued")
+        )
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.running, Job.lease_expires_at < now)
+            .values(
+                status=JobStatus.cancelled,
+                cancel_requested=True,
+                finished_at=now,
+                error="cancelled; its lease had lapsed",
+                lease_owner=None,
+                lease_expires_at=None,
+            )
         )
         session.execute(
             update(Job).where(Job.id == job_id, Job.status == JobStatus.running).values(cancel_requested=True)
@@ -304,29 +320,27 @@ def mark_dispatched(store: Store, job_ids: Sequence[int]) -> None:
         session.execute(update(Job).where(Job.id.in_(job_ids)).values(dispatched_at=utcnow()))
 
 
-def reap_lapsed(store: Store) -> tuple[list[int], list[int]]:
-    """Requeue running jobs whose lease lapsed (their worker died); fail those out of attempts.
+def reap_lapsed(store: Store, job_ids: Sequence[int] | None = None) -> tuple[list[int], list[int]]:
+    """Requeue running jobs whose lease lapsed (the process running them died); fail those out of attempts.
 
-    Returns (requeued ids, failed ids).
+    Only the jobs in `job_ids` if given. Returns (requeued ids, failed ids).
     """
     now = utcnow()
+    query = select(Job).where(Job.status == JobStatus.running, Job.lease_expires_at < now)
+    if job_ids is not None:
+        query = query.where(Job.id.in_(job_ids))
     with store.transaction() as session:
-        lapsed = (
-            session.execute(
-                select(Job).where(Job.status == JobStatus.running, Job.lease_expires_at < now).with_for_update()
-            )
-            .scalars()
-            .all()
-        )
+        lapsed = session.execute(query.with_for_update()).scalars().all()
         requeued, failed = [], []
         for job in lapsed:
             job.lease_owner = None
             job.lease_expires_at = None
             if job.cancel_requested:
-                job.status, job.finished_at, job.error = JobStatus.cancelled, now, "cancelled; its worker died"
+                job.status, job.finished_at, job.error = JobStatus.cancelled, now, "cancelled; its lease had lapsed"
             elif job.attempts >= job.max_attempts:
                 job.status, job.finished_at = JobStatus.failed, now
-                job.error = f"gave up after {job.attempts} attempts: the worker running it stopped renewing its lease"
+                tries = f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}"
+                job.error = f"gave up after {tries}: the process running it stopped renewing its lease"
                 failed.append(job.id)
             else:
                 job.status = JobStatus.queued
