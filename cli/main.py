@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:
         if _debug():
-            raise
+            _traceback(exc)
         _fail(f"unexpected {type(exc).__name__}: {exc} (set AIGC_DEBUG=1 for the traceback)", 1)
     if code == 130:  # Typer turns Ctrl-C into exit code 130
         _fail("interrupted", 130)
@@ -75,5 +75,17 @@ def _debug() -> bool:
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    from aigc.core.masking import masked
+
+    print(f"error: {masked(message)}", file=sys.stderr)  # a message may quote a URL with its password
     sys.exit(code)
+
+
+def _traceback(exc: Exception) -> None:
+    """AIGC_DEBUG's traceback, passwords masked as in every other line aigc prints."""
+    import traceback
+
+    from aigc.core.masking import masked
+
+    print(masked("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+    sys.exit(1)

@@ -37,7 +37,7 @@ def list_models(
                 "plugin": bundled.plugin,
                 "name": f"{bundled.plugin} bundled default",
                 "format": bundled.format,
-                "sha256": None,
+                "sha256": bundled.sha256,  # as shipped; checked when a job loads it
                 "source_job_id": None,
                 "config": {},
                 "metrics": {},
@@ -84,9 +84,9 @@ def export(
     store = Store(settings)
     with store.transaction() as session:
         if plugin is None:
-            if not model_id.isdigit():
+            if model_id == catalog.BUNDLED:
                 raise UsageError(f"model '{model_id}' needs --plugin NAME")
-            row = queries.get_model(session, int(model_id))
+            row = queries.get_model(session, catalog.parse_model_id(model_id))
             if row is None:
                 raise UnknownModel(f"no model with id {model_id}; see `aigc models`")
             plugin = row.plugin

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -15,10 +13,14 @@ EXTENSIONS = {"image/png": ".png"}
 
 def results(
     job_id: str = typer.Argument(..., help="Job id."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Folder to write the files into (created)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="A new or empty folder to write the files into."),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a folder that is not empty, replacing same-named files."
+    ),
     json_out: bool = typer.Option(False, "--json", help="List the results as JSON instead."),
 ) -> None:
     """Write a job's results (PNGs plus a contact sheet, or .txt files) into a folder, or list them."""
+    from aigc.cli.output_folder import staged_folder
     from aigc.cli.serialize import result_dict
     from aigc.core.errors import UsageError
     from aigc.core.jobs import parse_job_id
@@ -35,17 +37,18 @@ def results(
         return
     if not rows:
         raise UsageError(f"job {job.id} has no results (status {job.status})")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for row in rows:
-        name = f"{row.index:05d}" if row.role == "item" else f"{row.role}-{row.index:05d}"
-        if row.kind == "text":
-            _write(out_dir / f"{name}.txt", (row.text or "").encode())
-        else:
-            _write(out_dir / f"{name}{EXTENSIONS.get(row.mime, '.bin')}", row.data or b"")
-    images = [r for r in rows if r.kind == "image" and r.role == "item"]
-    if images and not any(r.role == "grid" for r in rows):
-        _write(out_dir / "grid.png", _sheet([r.data or b"" for r in images]))
-    err.print(f"wrote {len(rows)} results of job {job.id} to {out_dir}")
+    with staged_folder(out_dir, force=force) as staged:  # all files land in out_dir, or none
+        for row in rows:
+            name = f"{row.index:05d}" if row.role == "item" else f"{row.role}-{row.index:05d}"
+            if row.kind == "text":
+                (staged.path / f"{name}.txt").write_bytes((row.text or "").encode())
+            else:
+                (staged.path / f"{name}{EXTENSIONS.get(row.mime, '.bin')}").write_bytes(row.data or b"")
+        images = [r for r in rows if r.kind == "image" and r.role == "item"]
+        if images and not any(r.role == "grid" for r in rows):
+            (staged.path / "grid.png").write_bytes(_sheet([r.data or b"" for r in images]))
+    replaced = f" (replaced {len(staged.replaced)} files of the same names)" if staged.replaced else ""
+    err.print(f"wrote {len(rows)} results of job {job.id} to {out_dir}{replaced}")
 
 
 def _sheet(pngs: list[bytes]) -> bytes:
@@ -58,11 +61,3 @@ def _sheet(pngs: list[bytes]) -> bytes:
 
     arrays = [np.asarray(Image.open(io.BytesIO(p))) for p in pngs[:1024]]
     return encode_png(contact_sheet(arrays))
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write via a temporary file, so an interrupted export never leaves a truncated file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import typer
 
 from aigc.cli.render import err
@@ -34,4 +37,17 @@ def serve(
     app = create_app(token=token)  # the store is opened now: a bad database URL fails before binding
     shown = f"[{host}]" if ":" in host else host
     err.print(f"aigc serve: http://{shown}:{port}/  ({'token required' if token else 'loopback only, no token'})")
-    uvicorn.run(app, host=host, port=port, log_level=env.serve_log, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=env.serve_log, access_log=False, log_config=_log_config())
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with every handler masking passwords (an error's traceback may quote a URL)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["mask_secrets"] = {"()": "aigc.core.masking.MaskSecrets"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("mask_secrets")
+    # aigc's own records (an embedded job that could not run) through the same masking handler
+    config["loggers"]["aigc"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
+    return config

@@ -3,12 +3,16 @@
 A file artifact lives at `<root>/<sha[:2]>/<sha>.safetensors`; a folder artifact (a Hugging Face
 model) at `<root>/<sha[:2]>/<sha>/`, where its sha256 covers every file's relative path and digest.
 The store records only the digest, so workers that mount the same volume at another path agree.
+
+A file or folder shipped inside a package (a plugin's bundled model) carries its digest beside it,
+`<name>.sha256`, and is verified against it on load the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import Any
 from aigc.core.errors import ArtifactCorrupt
 
 CHUNK = 1 << 20
+DIGEST_SUFFIX = ".sha256"
 
 
 def file_sha256(path: Path) -> str:
@@ -86,6 +91,57 @@ class ArtifactStore:
         if actual != sha256:
             raise ArtifactCorrupt(f"artifact {path} is corrupt: sha256 {actual[:12]} != recorded {sha256[:12]}")
         return path
+
+
+def digest_file(path: Path) -> Path:
+    """Where a shipped file or folder's sha256 is kept: beside it, named after it."""
+    return path.with_name(path.name + DIGEST_SUFFIX)
+
+
+def shipped_sha256(path: Path) -> str | None:
+    """The sha256 in `path`'s digest file (sha256sum's layout: digest, two spaces, name); None if absent."""
+    try:
+        words = digest_file(path).read_text().split()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return words[0].lower() if words and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]) else None
+
+
+def write_digest(path: Path) -> str:
+    """Compute the sha256 of a file or folder about to be shipped, and write it beside it."""
+    sha = sha256_of(path)
+    digest_file(path).write_text(f"{sha}  {path.name}\n")
+    return sha
+
+
+def verify_shipped(path: Path, subject: str, module: str) -> str:
+    """The sha256 of a file or folder shipped in a package, after checking it against the digest beside it.
+
+    `subject` names it in the error ("bundled model PATH of plugin 'gan'"); `module`, the module that
+    ships it, tells which package to reinstall.
+    """
+    expected = shipped_sha256(path)
+    if expected is None:
+        raise ArtifactCorrupt(
+            f"{subject} has no sha256 digest beside it ({digest_file(path).name}); {_restore_hint(module)}"
+        )
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ArtifactCorrupt(
+            f"{subject} is damaged: its sha256 {actual[:12]} does not match the {expected[:12]} shipped with it; "
+            f"{_restore_hint(module)}"
+        )
+    return actual
+
+
+def _restore_hint(module: str) -> str:
+    """What to do about a damaged shipped file: reinstall the distribution that provides `module`."""
+    from importlib.metadata import packages_distributions
+
+    names = packages_distributions().get(module.split(".")[0])
+    if names:
+        return f"reinstall {names[0]} (pip install --force-reinstall {names[0]})"
+    return "restore the plugin's files from where they came from"
 
 
 def load_tensors(path: Path) -> tuple[dict[str, Any], dict[str, str]]:

@@ -1,6 +1,9 @@
 """The model catalog (trained checkpoints and bundled defaults): resolving a model id for a plugin, loading, export.
 
 The `models` table itself is `aigc.core.store.models.Model`; this module decides what a model id means.
+A bundled model ships with its sha256 in a file beside it (`default.safetensors.sha256`, or
+`default.sha256` for a folder, digested as `aigc.core.artifacts` digests folders), written by
+`aigc models export`; loading checks it as the artifact store checks a trained model.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from aigc.core.artifacts import ArtifactStore, sha256_of
+from aigc.core.artifacts import ArtifactStore, shipped_sha256, verify_shipped, write_digest
 from aigc.core.context import LoadedModel
 from aigc.core.errors import UnknownModel, UsageError
+from aigc.core.ids import parse_id
 from aigc.core.plugin import Plugin
 from aigc.core.store import MAX_ID, queries
 
@@ -51,6 +55,16 @@ class BundledModel:
     def format(self) -> str:
         return "hf" if self.path.is_dir() else "safetensors"
 
+    @property
+    def sha256(self) -> str | None:
+        """The digest shipped beside it (not recomputed: listing models must stay cheap)."""
+        return shipped_sha256(self.path)
+
+
+def verified_bundled(plugin: type[Plugin], path: Path) -> str:
+    """The sha256 of a plugin's bundled model, after checking it matches the digest shipped with it."""
+    return verify_shipped(path, f"bundled model {path} of plugin '{plugin.name}'", plugin.__module__)
+
 
 def bundled_models(plugins: Iterable[type[Plugin]], only: str | None = None) -> list[BundledModel]:
     """The bundled defaults of the given plugins (or of the one named `only`)."""
@@ -79,12 +93,16 @@ def resolve_ref(session: Session, plugin: type[Plugin], model: str | None) -> Mo
         if bundled_path(plugin) is None:
             raise UnknownModel(f"plugin '{plugin.name}' ships no bundled model; use a trained model id (aigc models)")
         return ModelRef(BUNDLED, True)
-    if not model.isdigit() or int(model) > MAX_ID:
-        raise UnknownModel(f"malformed model id '{model}'; use a number from `aigc models` or '{BUNDLED}'")
-    row = queries.get_model(session, int(model))
+    model_id = parse_model_id(model)
+    row = queries.get_model(session, model_id)
     if row is None or row.plugin != plugin.name:
-        raise UnknownModel(f"no {plugin.name} model with id {model}; see `aigc models --plugin {plugin.name}`")
-    return ModelRef(model, False)
+        raise UnknownModel(f"no {plugin.name} model with id {model_id}; see `aigc models --plugin {plugin.name}`")
+    return ModelRef(str(model_id), False)
+
+
+def parse_model_id(raw: str) -> int:
+    """A trained model's id as typed (`--model`, `aigc models export`): ASCII digits, within the store's range."""
+    return parse_id(raw, "model", f"a number from `aigc models` (1 to {MAX_ID}) or '{BUNDLED}'")
 
 
 def load(session: Session, artifacts: ArtifactStore, plugin: type[Plugin], ref: str) -> LoadedModel:
@@ -94,7 +112,7 @@ def load(session: Session, artifacts: ArtifactStore, plugin: type[Plugin], ref: 
         if path is None:
             raise UnknownModel(f"plugin '{plugin.name}' ships no bundled model")
         fmt = "hf" if path.is_dir() else "safetensors"
-        return LoadedModel(BUNDLED, path, fmt, sha256_of(path), _bundled_config(path))
+        return LoadedModel(BUNDLED, path, fmt, verified_bundled(plugin, path), _bundled_config(path))
     row = queries.get_model(session, int(ref))
     if row is None:
         raise UnknownModel(f"no model with id {ref}")
@@ -113,7 +131,7 @@ def _bundled_config(path: Path) -> dict[str, Any]:
 
 
 def export(model: LoadedModel, destination: Path) -> Path:
-    """Copy a model's artifact out of the store (into a plugin's package data, say)."""
+    """Copy a model's artifact out of the store (into a plugin's package data, say), its digest file beside it."""
     if destination.exists() and destination.is_dir() and model.format != "hf":
         destination = destination / f"{model.id}.safetensors"
     if model.format == "hf":
@@ -124,4 +142,5 @@ def export(model: LoadedModel, destination: Path) -> Path:
     else:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(model.path, destination)
+    write_digest(destination)  # of the copy: a folder exported over older files digests what it now holds
     return destination

@@ -11,12 +11,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aigc.core.errors import InvalidSetting
+from aigc.core.masking import masked
 
 PREFIX = "AIGC_"
 # The devices a job may ask for; the same words as the `device` param of every job.
@@ -44,11 +45,13 @@ class Environment(BaseSettings):
     )
     plugin_path: str = Field("", description=f"folders of drop-in plugins, separated by '{os.pathsep}'")
     # How long an attempt that stops renewing its lease keeps its job; it renews every third of this.
+    # At least a second, so a renewal (a database write) fits in the lease with room to spare; at most
+    # a day, the longest a dead worker's job may wait (and within what a date can hold).
     lease_seconds: float = Field(
-        30.0, gt=0, allow_inf_nan=False, description="a number of seconds above 0 (default 30)"
+        30.0, ge=1, le=86400, allow_inf_nan=False, description="a number of seconds from 1 to 86400 (default 30)"
     )
     # Attempts per job, for any reason (a worker that died, a retry).
-    max_attempts: int = Field(3, ge=1, description="a whole number, 1 or more (default 3)")
+    max_attempts: int = Field(3, ge=1, le=100, description="a whole number from 1 to 100 (default 3)")
     # The device of the jobs that ask for "auto": a node's operator decides.
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto, cpu, cuda, cuda:N or mps (default auto)")
     # -- the command line and the server ----------------------------------------------------------
@@ -68,11 +71,15 @@ class Environment(BaseSettings):
     )
     # On SIGTERM a job gets this long to finish before it is handed back (checkpoint kept) to the queue.
     soft_shutdown_seconds: float = Field(
-        60.0, ge=0, allow_inf_nan=False, description="a number of seconds, 0 or more (default 60)"
+        60.0, ge=0, le=86400, allow_inf_nan=False, description="a number of seconds from 0 to 86400 (default 60)"
     )
     # A queued job whose message went out longer ago than this is sent again if the broker seems to lack it.
     resend_seconds: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="a number of seconds above 0 (default: two leases)"
+        None,
+        ge=1,
+        le=604800,
+        allow_inf_nan=False,
+        description="a number of seconds from 1 to 604800 (default: two leases)",
     )
     # Celery task events, for Flower; off by default because each job then costs extra broker writes.
     task_events: bool = Field(False, description="1 or 0 (also true/false, yes/no, on/off)")
@@ -137,24 +144,6 @@ def read() -> Environment:
         reason = error.get("ctx", {}).get("error") if error["type"] == "value_error" else None
         detail = f" ({reason})" if reason else ""
         raise InvalidSetting(f"{variable(field)}={shown!r} is not valid{detail}; accepted: {accepted}") from None
-
-
-def masked(text: str) -> str:
-    """A URL (or comma-separated URLs) with any password replaced by ***."""
-    return ",".join(_masked_url(part) for part in text.split(",")) if "://" in text else text
-
-
-def _masked_url(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url
-    if not password:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,8 @@ class UnknownJob(UsageError):
         super().__init__(f"no job with id {job_id}")
 
 
-class MalformedJobId(UsageError):
-    def __init__(self, raw: str) -> None:
-        super().__init__(f"malformed job id '{raw}'; a job id is a positive integer such as 42")
+class MalformedId(UsageError):
+    """A job or model id that is not ASCII digits, or beyond the largest id the store holds."""
 
 
 class UnknownModel(UsageError):

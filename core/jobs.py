@@ -10,11 +10,12 @@ from typing import Any
 
 from aigc.core import catalog
 from aigc.core.dispatch import dispatcher_for, uses_broker
-from aigc.core.errors import LeaseLapsed, MalformedJobId, UnknownJob, UsageError
+from aigc.core.errors import LeaseLapsed, UsageError
+from aigc.core.ids import parse_id
 from aigc.core.params import validate_params
 from aigc.core.plugin import JobKind
 from aigc.core.registry import get_plugin
-from aigc.core.store import MAX_ID, Job, JobStatus, Store, lifecycle, queries
+from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,7 @@ class Submission:
 
 
 def parse_job_id(raw: str | int) -> int:
-    text = str(raw).strip()
-    if not text.isdigit() or int(text) <= 0:
-        raise MalformedJobId(str(raw))
-    if int(text) > MAX_ID:
-        raise UnknownJob(int(text))  # said without asking the database, which cannot even hold the number
-    return int(text)
+    return parse_id(raw, "job")
 
 
 def create_job(store: Store, submission: Submission) -> Job:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from aigc.core.artifacts import load_tensors
+from aigc.core.artifacts import load_tensors, verify_shipped
 from aigc.core.config import data_home, environment
 from aigc.core.context import JobContext, LoadedModel, Progress
 from aigc.core.errors import InvalidParams, JobCancelled, UsageError, first_line
@@ -95,6 +95,7 @@ __all__ = [
     "environment",
     "item_seed",
     "load_tensors",
+    "verify_shipped",
     # images
     "contact_sheet",
     "encode_grey_png",

@@ -13,15 +13,32 @@ from conftest import cli, env_for
 from aigc.core.config import Settings, environment
 from aigc.core.errors import InvalidSetting
 
+LEASE = "accepted: a number of seconds from 1 to 86400 (default 30)"
+ATTEMPTS = "accepted: a whole number from 1 to 100 (default 3)"
 BAD_VALUES = [
-    ("AIGC_LEASE_SECONDS", "abc", "accepted: a number of seconds above 0 (default 30)"),
-    ("AIGC_LEASE_SECONDS", "-5", "accepted: a number of seconds above 0 (default 30)"),
-    ("AIGC_LEASE_SECONDS", "nan", "accepted: a number of seconds above 0 (default 30)"),
-    ("AIGC_MAX_ATTEMPTS", "0", "accepted: a whole number, 1 or more (default 3)"),
-    ("AIGC_MAX_ATTEMPTS", "2.5", "accepted: a whole number, 1 or more (default 3)"),
+    ("AIGC_LEASE_SECONDS", "abc", LEASE),
+    ("AIGC_LEASE_SECONDS", "-5", LEASE),  # once accepted: every job then gave up after 3 attempts within 3 s
+    ("AIGC_LEASE_SECONDS", "0", LEASE),
+    ("AIGC_LEASE_SECONDS", "0.2", LEASE),  # shorter than a renewal may take
+    ("AIGC_LEASE_SECONDS", "1e20", LEASE),  # once accepted: the job's lease date overflowed
+    ("AIGC_LEASE_SECONDS", "nan", LEASE),
+    ("AIGC_MAX_ATTEMPTS", "x", ATTEMPTS),
+    ("AIGC_MAX_ATTEMPTS", "0", ATTEMPTS),
+    ("AIGC_MAX_ATTEMPTS", "2.5", ATTEMPTS),
+    ("AIGC_MAX_ATTEMPTS", "99999999999", ATTEMPTS),  # more than the store's column holds
+    ("AIGC_RESEND_SECONDS", "1e20", "accepted: a number of seconds from 1 to 604800 (default: two leases)"),
+    ("AIGC_SOFT_SHUTDOWN_SECONDS", "1e20", "accepted: a number of seconds from 0 to 86400 (default 60)"),
     ("AIGC_DEVICE", "tpu", "accepted: auto, cpu, cuda, cuda:N or mps (default auto)"),
     ("AIGC_SERVE_LOG", "loud", "accepted: critical, error, warning, info, debug or trace (default warning)"),
     ("AIGC_TASK_EVENTS", "maybe", "accepted: 1 or 0 (also true/false, yes/no, on/off)"),
+]
+# The issue's examples, which once gave "unexpected ValueError" or were accepted.
+ISSUE_EXAMPLES = [
+    ("AIGC_LEASE_SECONDS", "abc", LEASE),
+    ("AIGC_LEASE_SECONDS", "-5", LEASE),
+    ("AIGC_LEASE_SECONDS", "0", LEASE),
+    ("AIGC_MAX_ATTEMPTS", "x", ATTEMPTS),
+    ("AIGC_MAX_ATTEMPTS", "0", ATTEMPTS),
 ]
 
 
@@ -30,6 +47,17 @@ def test_a_bad_value_is_one_line_naming_the_variable(sqlite_settings, variable, 
     done = cli(sqlite_settings, "jobs", "list", env=env_for(sqlite_settings, **{variable: value}))
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"error: {variable}='{value}' is not valid; {accepted}\n"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"), ISSUE_EXAMPLES, ids=[f"{v}={x}" for v, x, _ in ISSUE_EXAMPLES]
+)
+def test_submit_refuses_a_bad_value_before_storing_anything(sqlite_settings, variable, value, accepted):
+    env = env_for(sqlite_settings, **{variable: value})
+    done = cli(sqlite_settings, "submit", "generate", "--plugin", "toy", "-p", "n=1", env=env)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr == f"error: {variable}='{value}' is not valid; {accepted}\n"
+    assert json.loads(cli(sqlite_settings, "jobs", "list", "--json").stdout) == []
 
 
 def test_the_settings_follow_the_environment(monkeypatch, tmp_path):

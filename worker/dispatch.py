@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aigc.core.errors import BrokerUnavailable, first_line
+from aigc.core.masking import masked
 from aigc.core.store import Job, Store, lifecycle
 from aigc.worker.app import QUEUES, TASK_NAME, app_for
 
@@ -92,8 +93,6 @@ class CeleryDispatcher:
         return f"{problem}; {which} queued in the store and {when}"
 
     def _safe_url(self) -> str:
-        from aigc.core.environment import masked
-
         return masked(str(self.app.conf.broker_url))
 
 
@@ -134,4 +133,4 @@ def _is_auth(reason: str) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    return first_line(exc).rstrip(".")
+    return masked(first_line(exc)).rstrip(".")

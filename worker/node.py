@@ -180,3 +180,13 @@ def _on_shutdown(**_kw: Any) -> None:
             workers.stopped(_node.store, _node.name)
         except Exception as exc:  # a missing stop mark only ages out
             log.warning("could not mark worker %s stopped: %s", _node.name, exc)
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _mask_secrets_in_logs(logger: logging.Logger | None = None, **_kw: object) -> None:
+    # Every record goes out through these handlers: none shows a password, whoever logged it.
+    from aigc.core.masking import MaskSecrets
+
+    for handler in logger.handlers if logger is not None else ():
+        handler.addFilter(MaskSecrets())

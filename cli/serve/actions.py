@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aigc.core.errors import UnknownModel
 from aigc.core.jobs import Submission, cancel_job, create_job
 from aigc.core.plugin import JobKind
-from aigc.core.store import MAX_ID, Job, JobStatus, queries
+from aigc.core.store import Job, JobStatus, queries
 
 if TYPE_CHECKING:
     from aigc.cli.serve.app import Server
@@ -15,9 +14,6 @@ if TYPE_CHECKING:
 
 def submit(server: Server, submission: Submission) -> Job:
     """Validate and store the job (the CLI's create_job), then start it: broker, or a thread here."""
-    model = submission.params.get("model")
-    if isinstance(model, str) and model.isdigit() and int(model) > MAX_ID:
-        raise UnknownModel(f"no model with id {model}")  # larger than any id the store can hold
     job = create_job(server.store, submission)
     server.launcher.start(job)
     return job

@@ -32,6 +32,7 @@ from aigc.core.errors import (
     UsageError,
     first_line,
 )
+from aigc.core.masking import masked
 from aigc.core.store import Store
 
 HERE = Path(__file__).parent
@@ -129,7 +130,7 @@ def status_of(exc: Exception) -> int:
 def message_of(exc: Exception) -> str:
     if isinstance(exc, DataError):
         return f"the store cannot hold a value of this request: {first_line(exc)}"
-    return str(exc)
+    return masked(str(exc))  # a message may quote a URL with its password
 
 
 def _install_errors(app: FastAPI, templates: Jinja2Templates) -> None:

@@ -73,6 +73,7 @@ def models(session: Session, entries: dict[str, PluginEntry], plugin: str | None
                 name=f"{bundled.plugin} bundled default",
                 format=bundled.format,
                 bundled=True,
+                sha256=bundled.sha256,
                 used_by=usage.get((bundled.plugin, BUNDLED), 0),
             )
         )

@@ -8,13 +8,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, Result
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aigc.core.artifacts import ArtifactStore
 from aigc.core.config import Settings
-from aigc.core.errors import StoreUnavailable, first_line
-from aigc.core.store.engine import engine_for
+from aigc.core.store.engine import engine_for, is_unusable, unusable
 
 
 @functools.lru_cache(maxsize=16)
@@ -40,10 +39,10 @@ class Store:
         try:
             with self._sessions() as session, session.begin():
                 yield session
-        except OperationalError as exc:
-            raise StoreUnavailable(
-                f"database error on {self.engine.url.render_as_string()}: {first_line(exc)}"
-            ) from exc
+        except DBAPIError as exc:
+            if not is_unusable(exc):
+                raise
+            raise unusable(self.engine.url, exc) from exc
 
 
 def rowcount(result: Result[Any]) -> int:

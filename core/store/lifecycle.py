@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from aigc.core.context import PendingModel, PendingResult
+from aigc.core.masking import masked
 from aigc.core.store.database import Store, rowcount
 from aigc.core.store.models import Job, JobStatus, Metric, Model, Result, utcnow
 
@@ -249,7 +250,7 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
         if job is None:
             return None
         retry = outcome.status == JobStatus.failed and job.failures < job.retries and job.attempts < job.max_attempts
-        job.error = outcome.error
+        job.error = masked(outcome.error) if outcome.error else outcome.error  # a traceback may quote a URL
         job.device = outcome.device or job.device
         job.lease_owner = None
         job.lease_expires_at = None

@@ -3,9 +3,11 @@
 Its 128 penultimate activations are the feature space of our FID (Inception features mean nothing
 for 28x28 digits); its softmax gives the share of confidently labelled digits and class coverage.
 The checkpoint `classifier.safetensors` is trained on all but the last `holdout` digits of the data
-and records its accuracy on those held-out digits in its metadata. Rebuild it with:
+and records its accuracy on those held-out digits in its metadata. Rebuild it (and then the sha256
+digest shipped beside it, which loading checks) with:
 
     OMP_NUM_THREADS=1 python -m aigc.plugins.gan.classifier --data ../shared/data/mnist --holdout 2000
+    python scripts/bundled_digests.py
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aigc.core.plugin_api import UsageError, load_tensors
+from aigc.core.plugin_api import UsageError, load_tensors, verify_shipped
 
 CHECKPOINT = Path(__file__).with_name("classifier.safetensors")
 FEATURES = 128
@@ -52,6 +54,7 @@ def load_classifier(device: str, path: Path = CHECKPOINT) -> tuple[Classifier, d
     """The shipped classifier in eval mode, and its metadata (held-out accuracy, split)."""
     if not path.is_file():
         raise UsageError(f"{path}: the gan plugin's classifier checkpoint is missing; reinstall aigc")
+    verify_shipped(path, f"classifier {path} of plugin 'gan'", __name__)
     tensors, metadata = load_tensors(path)
     model = Classifier()
     model.load_state_dict(tensors)

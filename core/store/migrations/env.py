@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection `aigc.core.store.engine.upgrade` hands it, or on the ini URL."""
+"""Alembic environment: runs on the connection `aigc.core.store.engine` hands it when it migrates, or on the ini URL."""
 
 from __future__ import annotations
 
