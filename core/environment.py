@@ -40,8 +40,8 @@ class Environment(BaseSettings):
     # Unset: every job runs in the process that starts it.
     broker_url: str | None = Field(
         None,
-        description="a Redis URL: redis://[user:password@]host[:port][/db], rediss://... (TLS) "
-        "or redis+socket:///path/to/redis.sock; or unset",
+        description="a Redis URL: redis://host[:port][/db] (a login goes before the host as user:password@), "
+        "rediss://... (TLS) or redis+socket:///path/to/redis.sock; or unset",
     )
     plugin_path: str = Field("", description=f"folders of drop-in plugins, separated by '{os.pathsep}'")
     # How long an attempt that stops renewing its lease keeps its job; it renews every third of this.

@@ -11,8 +11,8 @@ from aigc.core.store import Store, queries
 
 SECRET = "S3cretPW"
 ACCEPTED = (
-    "accepted: a Redis URL: redis://[user:password@]host[:port][/db], rediss://... (TLS) "
-    "or redis+socket:///path/to/redis.sock; or unset"
+    "accepted: a Redis URL: redis://host[:port][/db] (a login goes before the host as user:password@), "
+    "rediss://... (TLS) or redis+socket:///path/to/redis.sock; or unset"
 )
 
 UNUSABLE = [
