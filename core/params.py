@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import ValidationError
 
 from aigc.core.errors import InvalidParams, excerpt
-from aigc.core.plugin import JobKind, JobParams, Plugin
+from aigc.core.plugin import JobKind, JobParams, PathParam, Plugin
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,24 @@ def _explain(plugin: type[Plugin], kind: JobKind, model: type[JobParams], exc: V
     expected = f"; expected {info.type}{', ' + info.limits if info and info.limits else ''}" if info else ""
     got = excerpt(error.get("input"))
     return f"invalid param {excerpt(name)} for {plugin.name} {kind}: {message} (got {got}){expected}"
+
+
+def path_params(model: type[JobParams]) -> dict[str, PathParam]:
+    """The params that name files (declared `DataPath`, or annotated with a `PathParam`), by name."""
+    found = {}
+    for name, info in model.model_fields.items():
+        marks = [m for m in info.metadata if isinstance(m, PathParam)] + list(_marks_in(info.annotation))
+        if marks:
+            found[name] = marks[0]
+    return found
+
+
+def _marks_in(annotation: Any) -> Iterator[PathParam]:
+    """PathParam marks anywhere in a type: `DataPath | None`, `list[DataPath]`..."""
+    if get_origin(annotation) is Annotated:
+        yield from (m for m in annotation.__metadata__ if isinstance(m, PathParam))
+    for arg in get_args(annotation):
+        yield from _marks_in(arg)
 
 
 def describe(model: type[JobParams]) -> list[ParamInfo]:

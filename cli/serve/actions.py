@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aigc.core.errors import UnknownModel
@@ -14,11 +15,14 @@ if TYPE_CHECKING:
 
 
 def submit(server: Server, submission: Submission) -> Job:
-    """Validate and store the job (the CLI's create_job), then start it: broker, or a thread here."""
+    """Validate and store the job (the CLI's create_job), then start it: broker, or a thread here.
+
+    Every job a client sends is `remote`: its path params must lie in AIGC_DATA_ROOTS (core.data_roots).
+    """
     model = submission.params.get("model")
     if isinstance(model, str) and model.isdigit() and int(model) > MAX_ID:
         raise UnknownModel(f"no model with id {model}")  # larger than any id the store can hold
-    job = create_job(server.store, submission)
+    job = create_job(server.store, replace(submission, remote=True))
     server.launcher.start(job)
     return job
 
