@@ -92,6 +92,10 @@ def test_strings_that_are_not_utf8_are_refused_over_the_api(sqlite_settings, cli
     assert refused.json()["detail"] == (
         "invalid param 'prompt' for text generate: not UTF-8 text (byte 0xff at character 6); give UTF-8 text"
     )
+    # Wherever else such a string goes, the refusal is a 422 that names it, never a failed response.
+    for body in ('{"kind": "generate", "plugin": "\\udcff"}', '{"kind": "\\udcff", "plugin": "toy"}'):
+        refused = client.post("/api/jobs", content=body, headers={"content-type": "application/json"})
+        assert refused.status_code in (404, 422) and "\\udcff" in refused.text, refused.text
     assert job_count(sqlite_settings) == 0
 
 

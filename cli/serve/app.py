@@ -138,6 +138,18 @@ def message_of(exc: Exception) -> str:
     return str(exc)
 
 
+def _encodable(value: Any) -> Any:
+    """`value` with every string made UTF-8-encodable: a lone surrogate sent as JSON `\\udcff` comes back
+    as the text `\\udcff` instead of failing the response."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    return value
+
+
 def _short(error: dict[str, Any]) -> dict[str, Any]:
     """One of FastAPI's validation errors, quoting at most a short prefix of what was sent."""
     error["loc"] = [
@@ -150,6 +162,7 @@ def _short(error: dict[str, Any]) -> dict[str, Any]:
 
 def _install_errors(app: FastAPI, templates: Jinja2Templates) -> None:
     def reply(request: Request, status: int, message: str) -> Response:
+        message = _encodable(message)
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": message}, status_code=status)
         return templates.TemplateResponse(
@@ -175,7 +188,8 @@ def _install_errors(app: FastAPI, templates: Jinja2Templates) -> None:
         if request.url.path.startswith("/api"):
             from fastapi.encoders import jsonable_encoder
 
-            return JSONResponse({"detail": [_short(e) for e in jsonable_encoder(exc.errors())]}, status_code=422)
+            errors = [_short(e) for e in jsonable_encoder(exc.errors())]
+            return JSONResponse({"detail": _encodable(errors)}, status_code=422)
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return reply(request, 404 if "path" in where else 422, f"{where}: {first.get('msg', 'invalid request')}")
