@@ -52,9 +52,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted", 130)
-    except typer.TyperException as exc:  # bad options and arguments, as Typer words them
-        exc.show()  # type: ignore[attr-defined]
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # bad options and arguments: one line, as ours are
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group given no command: its help, not an error
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)
+        _fail(_usage_line(exc), exc.exit_code)
     except Exception as exc:
         if _debug():
             _traceback(exc)
@@ -62,6 +64,16 @@ def main(argv: list[str] | None = None) -> None:
     if code == 130:  # Typer turns Ctrl-C into exit code 130
         _fail("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(exc: typer.TyperException) -> str:
+    """Click's usage error ("Invalid value for '--priority': ...") as one line pointing at the command's help."""
+    message = " ".join(exc.format_message().split())
+    if message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    message = message.removesuffix(".")
+    ctx = getattr(exc, "ctx", None)  # the command it happened in, when Click knows it
+    return f"{message} (see '{ctx.command_path} --help')" if ctx is not None else message
 
 
 def _debug() -> bool:

@@ -62,6 +62,10 @@ class Environment(BaseSettings):
     serve_log: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
         "warning", description="critical, error, warning, info, debug or trace (default warning)"
     )
+    # The largest request body `aigc serve` reads; a bigger one is refused (413) before it is stored.
+    max_request_bytes: int = Field(
+        1 << 20, ge=1024, description="a number of bytes, 1024 or more (default 1048576: 1 MiB)"
+    )
     # -- workers -----------------------------------------------------------------------------------
     # How a worker process describes its device; `aigc worker` sets it for each process it starts.
     worker_device: str | None = Field(None, description="a device label such as cuda:0 (NVIDIA H200)")
@@ -86,12 +90,23 @@ class Environment(BaseSettings):
     # -- data sets ---------------------------------------------------------------------------------
     data_dir: Path | None = Field(None, description="a folder (default: <AIGC_HOME>/data)")
     mnist_mirror: str = Field("", description="base URLs, comma-separated (default: the public MNIST mirrors)")
+    # The only folders a job's path params (data=, corpus=, prompts_file=...) may name; unset: `aigc serve`
+    # refuses path params, the CLI and workers read what their user can (docs/serve.md).
+    data_roots: str = Field("", description=f"absolute folders, separated by '{os.pathsep}' (default: none)")
 
     @field_validator("broker_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
         if value is not None:
             check_broker_url(value)
+        return value
+
+    @field_validator("data_roots")
+    @classmethod
+    def _absolute_folders(cls, value: str) -> str:
+        # Relative roots would mean different folders to the server and to each worker.
+        if any(not Path(p).is_absolute() for p in value.split(os.pathsep) if p):
+            raise ValueError("not absolute")
         return value
 
     @field_validator("serve_log", mode="before")
@@ -124,6 +139,11 @@ def check_broker_url(url: str) -> None:
         raise ValueError(
             "the database is not a number" if "@" in database else f"database '{database}' is not a number"
         )
+
+
+def data_roots(env: Environment) -> tuple[Path, ...]:
+    """AIGC_DATA_ROOTS as folders, symlinks resolved (what a path param's real location is compared with)."""
+    return tuple(Path(p).resolve() for p in env.data_roots.split(os.pathsep) if p)
 
 
 def variable(field: str) -> str:
@@ -172,6 +192,8 @@ def effective() -> list[EffectiveSetting]:
         "debug": env.debug,
         "api_token": "***" if env.api_token is not None else None,
         "serve_log": env.serve_log,
+        "max_request_bytes": env.max_request_bytes,
+        "data_roots": [str(p) for p in data_roots(env)],
         "worker_device": env.worker_device,
         "visibility_timeout": env.visibility_timeout,
         "soft_shutdown_seconds": env.soft_shutdown_seconds,

@@ -14,6 +14,18 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(cause).__name__
 
 
+# The most of a value an error message quotes: a 5 MB param must not come back as a 5 MB message.
+EXCERPT_CHARS = 80
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """`repr(value)`, at most about `limit` characters: a longer one is cut, and "…" says so."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + "…"  # cut before repr: no copy of a huge string
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class AigcError(Exception):
     """Base of every error the core raises on purpose."""
 

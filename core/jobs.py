@@ -8,12 +8,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aigc.core import catalog
+from aigc.core import catalog, checks
+from aigc.core.context import LoadedModel
+from aigc.core.data_roots import check_paths
 from aigc.core.dispatch import dispatcher_for, uses_broker
 from aigc.core.errors import LeaseLapsed, UsageError
 from aigc.core.ids import parse_id
 from aigc.core.params import validate_params
-from aigc.core.plugin import JobKind
+from aigc.core.plugin import JobKind, Plugin
 from aigc.core.registry import get_plugin
 from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
 
@@ -25,24 +27,36 @@ class Submission:
     params: dict[str, Any]
     priority: int = 0
     retries: int = 0
+    # Sent by a client of `aigc serve`: its path params must lie in AIGC_DATA_ROOTS, and none is taken unset.
+    remote: bool = False
 
 
 def parse_job_id(raw: str | int) -> int:
     return parse_id(raw, "job")
 
 
-def create_job(store: Store, submission: Submission) -> Job:
-    """Validate everything, then store the job `queued`; nothing is written if any check fails."""
+def create_job(store: Store, submission: Submission, *, check_here: bool | None = None) -> Job:
+    """Validate everything, then store the job `queued`; nothing is written if any check fails.
+
+    `check_here` (default: when no broker is set, so the job runs in this process) also runs the checks
+    that need the machine running the job: its files, its device, the plugin's own `check`.
+    """
     plugin = get_plugin(submission.plugin, store.settings.plugin_path)
     params = validate_params(plugin, submission.kind, submission.params)
+    check_paths(plugin, submission.kind, params, remote=submission.remote)  # before any check opens a file
     seed = params.seed if params.seed is not None else random.SystemRandom().randrange(2**31)
     values = params.model_dump(mode="json")
     values["seed"] = seed
-    with store.transaction() as session:
-        model_id = None
-        if "model" in values:
+    model_id = None
+    if "model" in values:
+        with store.transaction() as session:
             ref = catalog.resolve_ref(session, plugin, values["model"])
-            model_id = values["model"] = ref.id  # pinned: a later training run does not change this job
+        model_id = values["model"] = ref.id  # pinned: a later training run does not change this job
+    runs_here = not uses_broker(store.settings) if check_here is None else check_here
+    if runs_here:  # outside any transaction: a check may load a tokenizer, read a file
+        pinned = plugin.params_model(submission.kind).model_validate(values)  # as the runner will read them
+        checks.check_here(plugin, submission.kind, pinned, lambda: _load(store, plugin, model_id))
+    with store.transaction() as session:
         return lifecycle.create_job(
             session,
             kind=submission.kind,
@@ -55,6 +69,13 @@ def create_job(store: Store, submission: Submission) -> Job:
             max_attempts=store.settings.max_attempts,
             retries=submission.retries,
         )
+
+
+def _load(store: Store, plugin: type[Plugin], model_id: str | None) -> LoadedModel:
+    if model_id is None:
+        raise ValueError(f"a {plugin.name} job without a model param has no model to load")
+    with store.transaction() as session:
+        return catalog.load(session, store.artifacts, plugin, model_id)
 
 
 def start(store: Store, jobs: Sequence[Job], *, run_here: Callable[[int], object] | None = None) -> bool:

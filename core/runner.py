@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from aigc.core import catalog
+from aigc.core.checks import check_here
 from aigc.core.config import Settings
 from aigc.core.context import ContextBackend, Interruption, JobContext, LoadedModel, PendingModel, Progress
 from aigc.core.errors import AigcError, JobCancelled, LeaseLost, OutcomeNotRecorded, first_line
@@ -134,7 +136,9 @@ def _attempt(
             on_stream=on_stream,
             interrupted=interrupted,
         )
+        load_model = functools.partial(ctx.load_model, getattr(params, "model", None))
         with keeper.hold(store, claim, settings.lease_seconds):
+            check_here(plugin_cls, ctx.kind, params, load_model)  # this machine's files and device
             getattr(plugin_cls(), job.kind)(ctx, params)
         return Outcome(
             JobStatus.succeeded,
