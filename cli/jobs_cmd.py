@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from aigc.cli.render import age, err, out, print_json, status_text
+from aigc.cli.render import age, err, out, print_json, status_cell
 from aigc.core.status import JobStatus
 
 if TYPE_CHECKING:
@@ -37,15 +37,13 @@ def list_jobs(
     if json_out:
         print_json([job_dict(j) for j in jobs])
         return
-    from rich.table import Table
+    from aigc.cli.table import Table, print_table
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"):
-        table.add_column(column)
+    table = Table(["id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"])
     for j in jobs:
         table.add_row(
             str(j.id),
-            status_text(j.status),
+            status_cell(j.status),
             j.plugin,
             j.kind,
             f"{j.progress:.0%}",
@@ -53,7 +51,7 @@ def list_jobs(
             j.worker or "-",
             age(j.created_at),
         )
-    out.print(table)
+    print_table(table)
 
 
 def _load(raw_id: str) -> tuple[Store, Job]:

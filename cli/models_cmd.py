@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from aigc.cli.render import age, err, out, print_json, value_text
+from aigc.cli.render import age, err, print_json, value_text
 from aigc.core.config import Settings
 
 app = typer.Typer(help="List and export models (trained checkpoints and bundled defaults).")
@@ -49,11 +49,9 @@ def list_models(
     if json_out:
         print_json(rows)
         return
-    from rich.table import Table
+    from aigc.cli.table import Table, print_table
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "plugin", "name", "format", "from job", "metrics", "created"):
-        table.add_column(column)
+    table = Table(["id", "plugin", "name", "format", "from job", "created"], note="metrics")
     for r in rows:
         metrics = ", ".join(f"{k}={value_text(v)}" for k, v in r["metrics"].items())
         table.add_row(
@@ -62,10 +60,10 @@ def list_models(
             r["name"],
             r["format"],
             str(r["source_job_id"] or "-"),
-            metrics,
             age(r["created_at"]) if r["created_at"] else "bundled",
+            note=metrics,
         )
-    out.print(table)
+    print_table(table)
 
 
 @app.command("export")
