@@ -10,6 +10,7 @@ from aigc.cli import (
     cluster_cmd,
     config_cmd,
     db_cmd,
+    doctor_cmd,
     jobs_cmd,
     models_cmd,
     plugins_cmd,
@@ -36,6 +37,7 @@ app.command("worker")(worker_cmd.worker)
 app.command("workers")(cluster_cmd.workers)
 app.command("serve")(serve_cmd.serve)
 app.command("config")(config_cmd.config)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -51,6 +51,10 @@ def _submit(
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
     if start(store, [job], run_here=here.run):
+        from aigc.core.cluster import serves, start_worker_hint
+
+        if not serves(store, job.queue):  # the job still waits in its queue for a worker to come
+            render.err.print(f"warning: no live worker serves queue '{job.queue}'; {start_worker_hint(job.queue)}")
         if not wait:
             if json_out:
                 render.print_json(job_dict(job))

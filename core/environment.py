@@ -55,6 +55,12 @@ class Environment(BaseSettings):
     serve_log: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
         "warning", description="critical, error, warning, info, debug or trace (default warning)"
     )
+    # An `aigc serve` that `aigc doctor` checks (with AIGC_API_TOKEN when it needs one).
+    server_url: str | None = Field(None, description="an http(s) URL such as http://127.0.0.1:8000, or nothing")
+    # How images are shown in a terminal: auto picks kitty or iTerm2 from TERM, else Unicode half-blocks.
+    preview: Literal["auto", "kitty", "iterm", "sixel", "blocks", "off"] = Field(
+        "auto", description="auto, kitty, iterm, sixel, blocks or off (default auto)"
+    )
     # -- workers -----------------------------------------------------------------------------------
     # How a worker process describes its device; `aigc worker` sets it for each process it starts.
     worker_device: str | None = Field(None, description="a device label such as cuda:0 (NVIDIA H200)")
@@ -83,7 +89,14 @@ class Environment(BaseSettings):
             raise ValueError("not a URL")
         return value
 
-    @field_validator("serve_log", mode="before")
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("not an http(s) URL")
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("serve_log", "preview", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
@@ -150,6 +163,8 @@ def effective() -> list[EffectiveSetting]:
         "debug": env.debug,
         "api_token": "***" if env.api_token is not None else None,
         "serve_log": env.serve_log,
+        "server_url": masked(env.server_url) if env.server_url else None,
+        "preview": env.preview,
         "worker_device": env.worker_device,
         "visibility_timeout": env.visibility_timeout,
         "soft_shutdown_seconds": env.soft_shutdown_seconds,
