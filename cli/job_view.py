@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from aigc.core.store import Job, Store
 
 
-def summarize(store: Store, job: Job, *, texts_shown: bool = False) -> None:
+def summarize(store: Store, job: Job, *, texts_shown: bool = False, files_hint: bool = True) -> None:
     """Job id, status, what it produced; generated texts go to stdout."""
     from aigc.core.store import queries
 
@@ -33,7 +33,7 @@ def summarize(store: Store, job: Job, *, texts_shown: bool = False) -> None:
         err.print(f"  {key}: {value_text(value)}")
     if job.status == "failed" and job.error:
         err.print(f"  error: {job.error.strip().splitlines()[-1]}", markup=False)
-    if counts and not texts:
+    if counts and not texts and files_hint:
         err.print(f"  files: aigc results {job.id} --out DIR")
 
 

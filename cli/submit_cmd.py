@@ -6,13 +6,16 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
 
+from aigc.cli.results_cmd import check_destination, write_results
+
 if TYPE_CHECKING:
-    from aigc.core.store import Store
+    from aigc.core.store import Job, Store
 
 app = typer.Typer(help="Submit a job to a plugin.", no_args_is_help=True)
 
@@ -27,6 +30,8 @@ def _submit(
     priority: int,
     retries: int,
     json_out: bool,
+    out_dir: Path | None = None,
+    preview: bool = True,
 ) -> None:
     from aigc.cli import render
     from aigc.cli.job_view import summarize
@@ -47,6 +52,13 @@ def _submit(
     store = Store.from_env()
     if not uses_broker(store.settings) and wait is False:
         raise UsageError("--no-wait needs a broker (set AIGC_BROKER_URL); without one the job runs in this process")
+    if out_dir is not None:
+        if wait is False:
+            raise UsageError(
+                "--out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`"
+            )
+        check_destination(out_dir)
+        wait = True
     job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries))
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
@@ -76,9 +88,29 @@ def _submit(
     if json_out:
         render.print_json(job_dict(final))
     else:
-        summarize(store, final, texts_shown=here.streamed)
+        summarize(store, final, texts_shown=here.streamed, files_hint=out_dir is None)
+    _deliver(store, final, out_dir, preview and not json_out)
     if final.status != "succeeded":
         raise typer.Exit(1)
+
+
+def _deliver(store: Store, job: Job, out_dir: Path | None, preview: bool) -> None:
+    """Write the job's results into `out_dir` (as `aigc results --out` does) and preview its images here."""
+    from aigc.cli import preview as previews
+    from aigc.cli.render import err
+    from aigc.core.store import queries
+
+    mode = previews.terminal_mode() if preview else None
+    if out_dir is None and mode is None:
+        return
+    with store.transaction() as session:
+        rows = list(queries.results_of(session, job.id))
+    if out_dir is not None and rows:
+        write_results(job, rows, out_dir)
+    shown = previews.show(rows, mode) if mode else None
+    if shown is not None:
+        where = f"all in {out_dir}" if out_dir is not None else f"files: aigc results {job.id} --out DIR"
+        err.print(f"{shown}; {where}")
 
 
 class ShownRun:
@@ -132,8 +164,12 @@ def _register(kind: str) -> None:
         priority: int = typer.Option(0, "--priority", min=0, max=9, help="0-9, higher runs first (queued jobs)."),
         retries: int = typer.Option(0, "--retries", min=0, max=10, help="Re-runs, with backoff, if the job raises."),
         json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
+        out_dir: Path | None = typer.Option(
+            None, "--out", help="Folder to write the results into when the job ends (as `aigc results --out`)."
+        ),
+        no_preview: bool = typer.Option(False, "--no-preview", help="Do not show the images in the terminal."),
     ) -> None:
-        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out)
+        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out, out_dir, not no_preview)
 
     command.__doc__ = f"Submit a {kind} job."
     app.command(str(kind))(command)
