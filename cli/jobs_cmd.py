@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from aigc.cli import completion
 from aigc.cli.render import age, err, out, print_json, status_cell
 from aigc.core.status import JobStatus
 
@@ -19,8 +20,12 @@ STATUSES = ", ".join(JobStatus)
 
 @app.command("list")
 def list_jobs(
-    status: str | None = typer.Option(None, "--status", help=f"One of: {STATUSES}."),
-    plugin: str | None = typer.Option(None, "--plugin", help="Only this plugin's jobs."),
+    status: str | None = typer.Option(
+        None, "--status", help=f"One of: {STATUSES}.", autocompletion=completion.statuses
+    ),
+    plugin: str | None = typer.Option(
+        None, "--plugin", help="Only this plugin's jobs.", autocompletion=completion.plugin_names
+    ),
     limit: int = typer.Option(20, "--limit", min=1, max=10000, help="Newest N jobs."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
@@ -66,7 +71,7 @@ def _load(raw_id: str) -> tuple[Store, Job]:
 
 @app.command("show")
 def show(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """A job's params, status, timings, attempts, summary, metrics and error."""
@@ -81,7 +86,7 @@ def show(
 
 
 @app.command("cancel")
-def cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
+def cancel(job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids)) -> None:
     """Cancel a job: a queued one never runs, a running one stops at its next progress point."""
     from aigc.core.jobs import cancel_job
 
@@ -97,7 +102,7 @@ def cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
 
 @app.command("wait")
 def wait(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
     json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
 ) -> None:
     """Follow a job with a progress bar until it ends; exit 1 unless it succeeded."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from aigc.cli import completion
 from aigc.cli.render import age, err, print_json, value_text
 from aigc.core.config import Settings
 
@@ -15,7 +16,9 @@ app = typer.Typer(help="List and export models (trained checkpoints and bundled 
 @app.callback(invoke_without_command=True)
 def list_models(
     ctx: typer.Context,
-    plugin: str | None = typer.Option(None, "--plugin", help="Only this plugin's models."),
+    plugin: str | None = typer.Option(
+        None, "--plugin", help="Only this plugin's models.", autocompletion=completion.plugin_names
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Trained models (newest first), then each plugin's bundled default."""

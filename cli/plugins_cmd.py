@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from aigc.cli import completion
 from aigc.cli.render import err, out, print_json
 from aigc.core.config import Settings
 
@@ -61,7 +62,9 @@ def list_plugins(
 
 @app.command("show")
 def show_plugin(
-    name: str = typer.Argument(..., help="Plugin name, as listed by `aigc plugins`."),
+    name: str = typer.Argument(
+        ..., help="Plugin name, as listed by `aigc plugins`.", autocompletion=completion.plugin_names
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print each job's params as JSON schema."),
 ) -> None:
     """Each job's params: type, default, limits and help."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from aigc.cli import completion
 from aigc.cli.render import err, out, print_json
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ EXTENSIONS = {"image/png": ".png"}
 
 
 def results(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
     out_dir: Path | None = typer.Option(None, "--out", help="Folder to write the files into (created)."),
     json_out: bool = typer.Option(False, "--json", help="List the results as JSON instead."),
     no_preview: bool = typer.Option(False, "--no-preview", help="Do not show images in the terminal."),

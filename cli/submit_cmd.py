@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from aigc.cli import completion
 from aigc.cli.results_cmd import check_destination, write_results
 
 if TYPE_CHECKING:
@@ -154,8 +155,12 @@ def ctrl_c_cancels(interrupted: threading.Event) -> Iterator[None]:
 
 def _register(kind: str) -> None:
     def command(
-        plugin: str = typer.Option(..., "--plugin", help="Plugin name (see `aigc plugins`)."),
-        param: list[str] = typer.Option([], "--param", "-p", help="A job param as key=value; repeat for more."),
+        plugin: str = typer.Option(
+            ..., "--plugin", help="Plugin name (see `aigc plugins`).", autocompletion=completion.plugin_names
+        ),
+        param: list[str] = typer.Option(
+            [], "--param", "-p", help="A job param as key=value; repeat for more.", autocompletion=completion.param_keys
+        ),
         model: str | None = typer.Option(None, "--model", help="Model id to use (see `aigc models`)."),
         prompt: str | None = typer.Option(None, "--prompt", help="Shorthand for -p prompt=TEXT."),
         wait: bool | None = typer.Option(
