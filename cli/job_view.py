@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aigc.cli.render import age, err, out, status_text, value_text
+from aigc.cli.render import age, err, out, status_cell, status_text, value_text
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from aigc.core.store import Job, Store
 
 
-def summarize(store: Store, job: Job, *, texts_shown: bool = False) -> None:
+def summarize(store: Store, job: Job, *, texts_shown: bool = False, files_hint: bool = True) -> None:
     """Job id, status, what it produced; generated texts go to stdout."""
     from aigc.core.store import queries
 
@@ -33,7 +35,7 @@ def summarize(store: Store, job: Job, *, texts_shown: bool = False) -> None:
         err.print(f"  {key}: {value_text(value)}")
     if job.status == "failed" and job.error:
         err.print(f"  error: {job.error.strip().splitlines()[-1]}", markup=False)
-    if counts and not texts:
+    if counts and not texts and files_hint:
         err.print(f"  files: aigc results {job.id} --out DIR")
 
 
@@ -74,6 +76,15 @@ def show(store: Store, job: Job) -> None:
     if job.error:
         out.print("[bold]error[/]")
         out.print(job.error, markup=False)
+
+
+def job_status_cell(job: Job) -> Text:
+    """`job_status_text` as a styled table cell."""
+    cell = status_cell(job.status)
+    lapsed_s = job.lease_lapsed_s()
+    if lapsed_s is not None:
+        cell.append(f" (lease lapsed {lapsed_s:.0f} s ago)")
+    return cell
 
 
 def job_status_text(job: Job) -> str:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from aigc.cli import completion
 from aigc.cli.render import age, err, out, print_json
 from aigc.core.status import JobStatus
 
@@ -19,13 +20,17 @@ STATUSES = ", ".join(JobStatus)
 
 @app.command("list")
 def list_jobs(
-    status: str | None = typer.Option(None, "--status", help=f"One of: {STATUSES}."),
-    plugin: str | None = typer.Option(None, "--plugin", help="Only this plugin's jobs."),
+    status: str | None = typer.Option(
+        None, "--status", help=f"One of: {STATUSES}.", autocompletion=completion.statuses
+    ),
+    plugin: str | None = typer.Option(
+        None, "--plugin", help="Only this plugin's jobs.", autocompletion=completion.plugin_names
+    ),
     limit: int = typer.Option(20, "--limit", min=1, max=10000, help="Newest N jobs."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """The newest jobs, newest first."""
-    from aigc.cli.job_view import job_status_text
+    from aigc.cli.job_view import job_status_cell
     from aigc.cli.serialize import job_dict
     from aigc.core.errors import UsageError
     from aigc.core.store import Store, queries
@@ -38,15 +43,13 @@ def list_jobs(
     if json_out:
         print_json([job_dict(j) for j in jobs])
         return
-    from rich.table import Table
+    from aigc.cli.table import Table, print_table
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"):
-        table.add_column(column, no_wrap=column == "status")  # "running (lease lapsed 40 s ago)" stays whole
+    table = Table(["id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"])
     for j in jobs:
         table.add_row(
             str(j.id),
-            job_status_text(j),
+            job_status_cell(j),
             j.plugin,
             j.kind,
             f"{j.progress:.0%}",
@@ -54,7 +57,7 @@ def list_jobs(
             j.worker or "-",
             age(j.created_at),
         )
-    out.print(table)
+    print_table(table)
 
 
 def _load(raw_id: str) -> tuple[Store, Job]:
@@ -69,7 +72,7 @@ def _load(raw_id: str) -> tuple[Store, Job]:
 
 @app.command("show")
 def show(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """A job's params, status, timings, attempts, summary, metrics and error."""
@@ -84,7 +87,7 @@ def show(
 
 
 @app.command("cancel")
-def cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
+def cancel(job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids)) -> None:
     """Cancel a job: a queued one never runs, a running one stops at its next progress point.
 
     A running job whose lease lapsed (the process running it died) ends `cancelled` at once.
@@ -105,7 +108,7 @@ def cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
 
 @app.command("wait")
 def wait(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
     json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
 ) -> None:
     """Follow a job with a progress bar until it ends; exit 1 unless it succeeded.

@@ -10,6 +10,7 @@ from aigc.cli import (
     cluster_cmd,
     config_cmd,
     db_cmd,
+    doctor_cmd,
     jobs_cmd,
     models_cmd,
     plugins_cmd,
@@ -22,10 +23,19 @@ from aigc.cli import (
 app = typer.Typer(
     name="aigc",
     help="Run content-generation plugins (GAN, VAE, text, yours) as jobs: in-process, or on Celery GPU workers.",
-    no_args_is_help=True,
-    add_completion=False,
+    no_args_is_help=False,  # `aigc` alone shows where to start (welcome below)
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback(invoke_without_command=True)
+def _start_here(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        from aigc.cli.welcome import welcome
+
+        welcome()
+
+
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(submit_cmd.app, name="submit")
 app.add_typer(jobs_cmd.app, name="jobs")
@@ -36,6 +46,7 @@ app.command("worker")(worker_cmd.worker)
 app.command("workers")(cluster_cmd.workers)
 app.command("serve")(serve_cmd.serve)
 app.command("config")(config_cmd.config)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def main(argv: list[str] | None = None) -> None:

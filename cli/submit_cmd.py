@@ -5,10 +5,14 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
+
+from aigc.cli import completion
+from aigc.cli.results_cmd import check_destination, write_results
 
 if TYPE_CHECKING:
     from aigc.core.context import Interruption
@@ -27,6 +31,8 @@ def _submit(
     priority: int,
     retries: int,
     json_out: bool,
+    out_dir: Path | None = None,
+    preview: bool = True,
 ) -> None:
     from aigc.cli import render
     from aigc.cli.serialize import job_dict
@@ -46,10 +52,21 @@ def _submit(
     store = Store.from_env()
     if not uses_broker(store.settings) and wait is False:
         raise UsageError("--no-wait needs a broker (set AIGC_BROKER_URL); without one the job runs in this process")
+    if out_dir is not None:
+        if wait is False:
+            raise UsageError(
+                "--out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`"
+            )
+        check_destination(out_dir)
+        wait = True
     job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries))
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
     if start(store, [job], run_here=here.run):
+        from aigc.core.cluster import serves, start_worker_hint
+
+        if not serves(store, job.queue):  # the job still waits in its queue for a worker to come
+            render.err.print(f"warning: no live worker serves queue '{job.queue}'; {start_worker_hint(job.queue)}")
         if not wait:
             if json_out:
                 render.print_json(job_dict(job))
@@ -59,13 +76,21 @@ def _submit(
             return
         from aigc.cli.jobs_cmd import follow
 
-        report(store, follow(store, job.id), json_out)
+        report(store, follow(store, job.id), json_out, out_dir=out_dir, preview=preview)
     else:
-        here.report(job.id, json_out)
+        here.report(job.id, json_out, out_dir=out_dir, preview=preview)
 
 
-def report(store: Store, final: Job, json_out: bool, texts_shown: bool = False) -> None:
-    """The job's end as `submit` and `jobs wait` print it; exit code 1 unless it succeeded."""
+def report(
+    store: Store,
+    final: Job,
+    json_out: bool,
+    texts_shown: bool = False,
+    out_dir: Path | None = None,
+    preview: bool = False,
+) -> None:
+    """The job's end as `submit` and `jobs wait` print it, its results written to `out_dir` and previewed
+    here if asked; exit code 1 unless it succeeded."""
     from aigc.cli import render
     from aigc.cli.job_view import summarize
     from aigc.cli.serialize import job_dict
@@ -73,9 +98,29 @@ def report(store: Store, final: Job, json_out: bool, texts_shown: bool = False) 
     if json_out:
         render.print_json(job_dict(final))
     else:
-        summarize(store, final, texts_shown=texts_shown)
+        summarize(store, final, texts_shown=texts_shown, files_hint=out_dir is None)
+    _deliver(store, final, out_dir, preview and not json_out)
     if final.status != "succeeded":
         raise typer.Exit(1)
+
+
+def _deliver(store: Store, job: Job, out_dir: Path | None, preview: bool) -> None:
+    """Write the job's results into `out_dir` (as `aigc results --out` does) and preview its images here."""
+    from aigc.cli import preview as previews
+    from aigc.cli.render import err
+    from aigc.core.store import queries
+
+    mode = previews.terminal_mode() if preview else None
+    if out_dir is None and mode is None:
+        return
+    with store.transaction() as session:
+        rows = list(queries.results_of(session, job.id))
+    if out_dir is not None and rows:
+        write_results(job, rows, out_dir)
+    shown = previews.show(rows, mode) if mode else None
+    if shown is not None:
+        where = f"all in {out_dir}" if out_dir is not None else f"files: aigc results {job.id} --out DIR"
+        err.print(f"{shown}; {where}")
 
 
 class ShownRun:
@@ -107,7 +152,7 @@ class ShownRun:
             finally:
                 self.streamed = bar.streamed
 
-    def report(self, job_id: int, json_out: bool) -> None:
+    def report(self, job_id: int, json_out: bool, out_dir: Path | None = None, preview: bool = False) -> None:
         """After `run`: the job's end, or the signal that stopped it (the job is then `cancelled`)."""
         from aigc.cli import render
         from aigc.core.store import queries
@@ -118,7 +163,7 @@ class ShownRun:
             render.out.print()
         with self.store.transaction() as session:
             final = queries.get_job(session, job_id)
-        report(self.store, final, json_out, texts_shown=self.streamed)
+        report(self.store, final, json_out, texts_shown=self.streamed, out_dir=out_dir, preview=preview)
 
     def _stopped(self) -> Exception:
         from aigc.core.errors import Interrupted
@@ -151,8 +196,12 @@ def signals_cancel(interrupted: Interruption) -> Iterator[None]:
 
 def _register(kind: str) -> None:
     def command(
-        plugin: str = typer.Option(..., "--plugin", help="Plugin name (see `aigc plugins`)."),
-        param: list[str] = typer.Option([], "--param", "-p", help="A job param as key=value; repeat for more."),
+        plugin: str = typer.Option(
+            ..., "--plugin", help="Plugin name (see `aigc plugins`).", autocompletion=completion.plugin_names
+        ),
+        param: list[str] = typer.Option(
+            [], "--param", "-p", help="A job param as key=value; repeat for more.", autocompletion=completion.param_keys
+        ),
         model: str | None = typer.Option(None, "--model", help="Model id to use (see `aigc models`)."),
         prompt: str | None = typer.Option(None, "--prompt", help="Shorthand for -p prompt=TEXT."),
         wait: bool | None = typer.Option(
@@ -161,8 +210,12 @@ def _register(kind: str) -> None:
         priority: int = typer.Option(0, "--priority", min=0, max=9, help="0-9, higher runs first (queued jobs)."),
         retries: int = typer.Option(0, "--retries", min=0, max=10, help="Re-runs, with backoff, if the job raises."),
         json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
+        out_dir: Path | None = typer.Option(
+            None, "--out", help="Folder to write the results into when the job ends (as `aigc results --out`)."
+        ),
+        no_preview: bool = typer.Option(False, "--no-preview", help="Do not show the images in the terminal."),
     ) -> None:
-        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out)
+        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out, out_dir, not no_preview)
 
     command.__doc__ = f"Submit a {kind} job."
     app.command(str(kind))(command)

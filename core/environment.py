@@ -66,6 +66,12 @@ class Environment(BaseSettings):
     max_request_bytes: int = Field(
         1 << 20, ge=1024, description="a number of bytes, 1024 or more (default 1048576: 1 MiB)"
     )
+    # An `aigc serve` that `aigc doctor` checks (with AIGC_API_TOKEN when it needs one).
+    server_url: str | None = Field(None, description="an http(s) URL such as http://127.0.0.1:8000, or nothing")
+    # How images are shown in a terminal: auto picks kitty or iTerm2 from TERM, else Unicode half-blocks.
+    preview: Literal["auto", "kitty", "iterm", "sixel", "blocks", "off"] = Field(
+        "auto", description="auto, kitty, iterm, sixel, blocks or off (default auto)"
+    )
     # -- workers -----------------------------------------------------------------------------------
     # How a worker process describes its device; `aigc worker` sets it for each process it starts.
     worker_device: str | None = Field(None, description="a device label such as cuda:0 (NVIDIA H200)")
@@ -109,7 +115,14 @@ class Environment(BaseSettings):
             raise ValueError("not absolute")
         return value
 
-    @field_validator("serve_log", mode="before")
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("not an http(s) URL")
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("serve_log", "preview", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
@@ -194,6 +207,8 @@ def effective() -> list[EffectiveSetting]:
         "serve_log": env.serve_log,
         "max_request_bytes": env.max_request_bytes,
         "data_roots": [str(p) for p in data_roots(env)],
+        "server_url": masked(env.server_url) if env.server_url else None,
+        "preview": env.preview,
         "worker_device": env.worker_device,
         "visibility_timeout": env.visibility_timeout,
         "soft_shutdown_seconds": env.soft_shutdown_seconds,

@@ -106,8 +106,8 @@ def test_config_shows_what_is_in_effect_with_secrets_masked(sqlite_settings, tmp
     table = cli(sqlite_settings, "config", env=env)
     assert table.returncode == 0 and "s3cret" not in table.stdout
     lines = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:]}
-    assert lines["AIGC_LEASE_SECONDS"][1:] == ["12", "environment"]
-    assert lines["AIGC_MAX_ATTEMPTS"][1:] == ["3", "default"]
+    assert lines["AIGC_LEASE_SECONDS"][1:] == ["environment", "12"]
+    assert lines["AIGC_MAX_ATTEMPTS"][1:] == ["default", "3"]
 
 
 def test_the_command_line_help_does_not_load_pydantic():

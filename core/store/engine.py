@@ -19,9 +19,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, Operational
 
 from aigc.core.errors import StoreUnavailable, first_line
 from aigc.core.masking import masked
-
-# The newest migration's revision id; tests assert it equals Alembic's head so the two never drift.
-SCHEMA_REVISION = "0002"
+from aigc.core.store.schema import SCHEMA_REVISION  # the newest migration's revision id
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
