@@ -55,7 +55,7 @@ def wait_done(cluster: BenchCluster, job_id: int, poll_s: float = 0.001) -> None
 def latency(cluster: BenchCluster, runs: int) -> tuple[float, float]:
     (cluster.root / "bare.py").write_text(textwrap.dedent(BARE_APP.format(broker=cluster.broker)))
     sys.path.insert(0, str(cluster.root))
-    import bare  # type: ignore[import-not-found]
+    import bare
 
     ours = cluster.start("--gpus", "none", "--concurrency", "1", "--name", "lat", "--loglevel", "WARNING", log="ours")
     theirs = cluster.start(

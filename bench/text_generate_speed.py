@@ -30,20 +30,20 @@ from aigc.plugins.text import networks
 
 def direct(model: object, tokenizer: object, prompt: str, sequences: int, new_tokens: int, batched: bool) -> float:
     """`model.generate` called by hand; returns new tokens per second."""
-    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids  # type: ignore[operator]
+    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
     settings = dict(
         max_new_tokens=new_tokens, do_sample=True, temperature=0.8, top_k=0, pad_token_id=tokenizer.pad_token_id
-    )  # type: ignore[attr-defined]
+    )
     produced = 0
     start = time.perf_counter()
     if batched:
         torch.manual_seed(0)
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), num_return_sequences=sequences, **settings)  # type: ignore[attr-defined]
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), num_return_sequences=sequences, **settings)
         produced = sequences * (out.shape[1] - ids.shape[1])
     else:
         for k in range(sequences):
             torch.manual_seed(k)
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), **settings)  # type: ignore[attr-defined]
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), **settings)
             produced += out.shape[1] - ids.shape[1]
     return produced / (time.perf_counter() - start)
 
@@ -60,7 +60,7 @@ def plugin_job(settings: object, model: str, prompt: str, sequences: int, new_to
         "device": "cpu",
     }
     start = time.perf_counter()
-    outcome = run_job("text", "generate", params, settings=settings)  # type: ignore[arg-type]
+    outcome = run_job("text", "generate", params, settings=settings)
     seconds = time.perf_counter() - start
     if outcome.job.status != "succeeded":
         raise SystemExit(f"generate job {outcome.job.status}: {outcome.job.error}")

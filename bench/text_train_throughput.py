@@ -63,7 +63,7 @@ def plugin_job(params: dict[str, object]) -> tuple[float, float]:
     if outcome.job.status != "succeeded":
         raise SystemExit(f"train job {outcome.job.status}: {outcome.job.error}")
     (loop,) = [value for key, _, value in outcome.metrics if key == "train/tokens_per_s"]
-    tokens = int(params["steps"]) * int(params["batch_size"]) * int(params["context"])  # type: ignore[call-overload]
+    tokens = int(params["steps"]) * int(params["batch_size"]) * int(params["context"])
     return loop, tokens / seconds
 
 

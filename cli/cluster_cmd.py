@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aigc.cli.render import age, err, out, print_json
+from aigc.cli.render import age, err, print_json
 
 
 def workers(json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
@@ -22,24 +22,22 @@ def workers(json_out: bool = typer.Option(False, "--json", help="Print JSON for 
             }
         )
         return
-    from rich.table import Table
+    from aigc.cli.table import Table, print_table
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("worker", "device", "queues", "pid", "running", "heartbeat", "up since"):
-        table.add_column(column)
+    table = Table(["worker", "device", "queues", "pid", "heartbeat", "up since"], note="running")
     for w in status.workers:
         running = ", ".join(f"job {j}" for j in w.running) or "idle"
-        table.add_row(w.name, w.device, ",".join(w.queues), str(w.pid), running, age(w.heartbeat_at), age(w.started_at))
+        table.add_row(
+            w.name, w.device, ",".join(w.queues), str(w.pid), age(w.heartbeat_at), age(w.started_at), note=running
+        )
     if status.workers:
-        out.print(table)
+        print_table(table)
     else:
         err.print("no live workers")
-    depth = Table(box=None, pad_edge=False)
-    for column in ("queue", "queued jobs", "broker messages"):
-        depth.add_column(column)
+    depth = Table(["queue", "queued jobs", "broker messages"])
     for q in status.queues:
         depth.add_row(q.queue, str(q.queued), "?" if q.messages is None else str(q.messages))
-    out.print(depth)
+    print_table(depth)
     if not status.broker:
         err.print("no broker configured (AIGC_BROKER_URL): jobs run in the process that submits them")
     if status.broker_error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aigc.cli.render import out, print_json, value_text
+from aigc.cli.render import print_json, value_text
 
 
 def config(json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
@@ -15,13 +15,11 @@ def config(json_out: bool = typer.Option(False, "--json", help="Print JSON for s
     if json_out:
         print_json({s.variable: s.value for s in settings})
         return
-    from rich.table import Table
-    from rich.text import Text
+    from aigc.cli.table import Table, print_table
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("variable", "value", "from"):
-        table.add_column(column)
+    # The value last: a long one (a database URL, plugin folders) folds under its row, never cut.
+    table = Table(["variable", "from"], note="value", fold_note=True)
     for s in settings:
         shown = (", ".join(s.value) or "-") if isinstance(s.value, list) else value_text(s.value)
-        table.add_row(s.variable, Text(shown), "environment" if s.from_environment else "default")
-    out.print(table)
+        table.add_row(s.variable, "environment" if s.from_environment else "default", note=shown)
+    print_table(table)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aigc.cli.render import age, err, out, status_text, value_text
+from aigc.cli.render import age, err, out, status_cell, status_text, value_text
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from aigc.core.store import Job, Store
 
 
-def summarize(store: Store, job: Job, *, texts_shown: bool = False) -> None:
+def summarize(store: Store, job: Job, *, texts_shown: bool = False, files_hint: bool = True) -> None:
     """Job id, status, what it produced; generated texts go to stdout."""
     from aigc.core.store import queries
 
@@ -26,14 +28,14 @@ def summarize(store: Store, job: Job, *, texts_shown: bool = False) -> None:
         out.print(text, markup=False)
         out.print()
     produced = ", ".join(f"{n} {role}{'s' if n != 1 else ''}" for role, n in sorted(counts.items())) or "no results"
-    err.print(f"job {job.id} {status_text(job.status)}: {job.plugin} {job.kind}, {produced}", highlight=False)
+    err.print(f"job {job.id} {job_status_text(job)}: {job.plugin} {job.kind}, {produced}", highlight=False)
     for model in models:
         err.print(f"  model {model.id} registered ({model.name}); use --model {model.id}")
     for key, value in (job.summary or {}).items():
         err.print(f"  {key}: {value_text(value)}")
     if job.status == "failed" and job.error:
         err.print(f"  error: {job.error.strip().splitlines()[-1]}", markup=False)
-    if counts and not texts:
+    if counts and not texts and files_hint:
         err.print(f"  files: aigc results {job.id} --out DIR")
 
 
@@ -50,7 +52,7 @@ def show(store: Store, job: Job) -> None:
     table.add_column()
     rows = [
         ("id", str(job.id)),
-        ("status", status_text(job.status)),
+        ("status", job_status_text(job)),
         ("plugin", f"{job.plugin} {job.kind}"),
         ("params", ", ".join(f"{k}={v}" for k, v in job.params.items())),
         ("model", job.model_id or "-"),
@@ -74,6 +76,23 @@ def show(store: Store, job: Job) -> None:
     if job.error:
         out.print("[bold]error[/]")
         out.print(job.error, markup=False)
+
+
+def job_status_cell(job: Job) -> Text:
+    """`job_status_text` as a styled table cell."""
+    cell = status_cell(job.status)
+    lapsed_s = job.lease_lapsed_s()
+    if lapsed_s is not None:
+        cell.append(f" (lease lapsed {lapsed_s:.0f} s ago)")
+    return cell
+
+
+def job_status_text(job: Job) -> str:
+    """The status, and for a running job whose lease lapsed, since when: nothing is running it any more."""
+    lapsed_s = job.lease_lapsed_s()
+    if lapsed_s is None:
+        return status_text(job.status)
+    return f"{status_text(job.status)} (lease lapsed {lapsed_s:.0f} s ago)"
 
 
 def _info(info: dict | None) -> str:

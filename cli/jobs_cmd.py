@@ -1,4 +1,4 @@
-"""`aigc jobs list|show|cancel|wait`."""
+"""`aigc jobs list|show|cancel|wait|resume|recover`."""
 
 from __future__ import annotations
 
@@ -6,25 +6,31 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from aigc.cli.render import age, err, out, print_json, status_text
+from aigc.cli import completion
+from aigc.cli.render import age, err, out, print_json
 from aigc.core.status import JobStatus
 
 if TYPE_CHECKING:
     from aigc.core.store import Job, Store
 
-app = typer.Typer(help="List, inspect, cancel and follow jobs.", no_args_is_help=True)
+app = typer.Typer(help="List, inspect, cancel, follow and resume jobs.", no_args_is_help=True)
 
 STATUSES = ", ".join(JobStatus)
 
 
 @app.command("list")
 def list_jobs(
-    status: str | None = typer.Option(None, "--status", help=f"One of: {STATUSES}."),
-    plugin: str | None = typer.Option(None, "--plugin", help="Only this plugin's jobs."),
+    status: str | None = typer.Option(
+        None, "--status", help=f"One of: {STATUSES}.", autocompletion=completion.statuses
+    ),
+    plugin: str | None = typer.Option(
+        None, "--plugin", help="Only this plugin's jobs.", autocompletion=completion.plugin_names
+    ),
     limit: int = typer.Option(20, "--limit", min=1, max=10000, help="Newest N jobs."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """The newest jobs, newest first."""
+    from aigc.cli.job_view import job_status_cell
     from aigc.cli.serialize import job_dict
     from aigc.core.errors import UsageError
     from aigc.core.store import Store, queries
@@ -37,15 +43,13 @@ def list_jobs(
     if json_out:
         print_json([job_dict(j) for j in jobs])
         return
-    from rich.table import Table
+    from aigc.cli.table import Table, print_table
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"):
-        table.add_column(column)
+    table = Table(["id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"])
     for j in jobs:
         table.add_row(
             str(j.id),
-            status_text(j.status),
+            job_status_cell(j),
             j.plugin,
             j.kind,
             f"{j.progress:.0%}",
@@ -53,7 +57,7 @@ def list_jobs(
             j.worker or "-",
             age(j.created_at),
         )
-    out.print(table)
+    print_table(table)
 
 
 def _load(raw_id: str) -> tuple[Store, Job]:
@@ -68,7 +72,7 @@ def _load(raw_id: str) -> tuple[Store, Job]:
 
 @app.command("show")
 def show(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """A job's params, status, timings, attempts, summary, metrics and error."""
@@ -83,14 +87,19 @@ def show(
 
 
 @app.command("cancel")
-def cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
-    """Cancel a job: a queued one never runs, a running one stops at its next progress point."""
+def cancel(job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids)) -> None:
+    """Cancel a job: a queued one never runs, a running one stops at its next progress point.
+
+    A running job whose lease lapsed (the process running it died) ends `cancelled` at once.
+    """
     from aigc.core.jobs import cancel_job
 
     store, job = _load(job_id)
     status = cancel_job(store, job.id)
     if status == "running":
         err.print(f"job {job.id} will stop at its next progress point")
+    elif status == "cancelled" and job.lease_lapsed:
+        err.print(f"job {job.id} cancelled (its lease had lapsed: nothing was running it)")
     elif status == "cancelled":
         err.print(f"job {job.id} cancelled")
     else:
@@ -99,46 +108,76 @@ def cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
 
 @app.command("wait")
 def wait(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
     json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
 ) -> None:
-    """Follow a job with a progress bar until it ends; exit 1 unless it succeeded."""
-    from aigc.cli.job_view import summarize
-    from aigc.cli.serialize import job_dict
+    """Follow a job with a progress bar until it ends; exit 1 unless it succeeded.
+
+    Without a broker, a job whose lease lapsed (the process running it died) ends the wait at once
+    (exit 1): nothing would ever pick it up; `aigc jobs resume ID` does.
+    """
+    from aigc.cli.submit_cmd import report
+    from aigc.core.dispatch import uses_broker
 
     store, job = _load(job_id)
-    final = follow(store, job.id, enabled=not json_out)
-    if json_out:
-        print_json(job_dict(final))
-    else:
-        summarize(store, final)
-    if final.status != "succeeded":
-        raise typer.Exit(1)
+    final = follow(store, job.id, enabled=not json_out, give_up_when_lapsed=not uses_broker(store.settings))
+    report(store, final, json_out)
 
 
-def follow(store: Store, job_id: int, enabled: bool = True) -> Job:
+def follow(store: Store, job_id: int, enabled: bool = True, give_up_when_lapsed: bool = False) -> Job:
     from aigc.cli.progress import JobProgress
     from aigc.core.jobs import wait_for
 
     with JobProgress(job_id, "", enabled=enabled) as bar:
-        return wait_for(store, job_id, on_update=lambda j: bar.update(j.progress, j.progress_info, j.status))
+        return wait_for(
+            store,
+            job_id,
+            on_update=lambda j: bar.update(j.progress, j.progress_info, j.status),
+            give_up_when_lapsed=give_up_when_lapsed,
+        )
+
+
+@app.command("resume")
+def resume(
+    job_id: str = typer.Argument(..., help="Job id."),
+    json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
+) -> None:
+    """Continue a job whose process died (lease lapsed) here, from its last checkpoint.
+
+    Also runs a job stored but never started. Same progress bar, Ctrl-C and exit codes as `aigc submit`.
+    Without a broker only: with one, workers resume lapsed jobs themselves.
+    """
+    from aigc.cli.submit_cmd import ShownRun
+    from aigc.core.jobs import resumable
+
+    store, job = _load(job_id)
+    job = resumable(store, job.id)
+    here = ShownRun(store, f"{job.plugin} {job.kind}", shown=not json_out)
+    if job.status == "queued":
+        here.run(job.id)
+    here.report(job.id, json_out)  # out of attempts: `failed` as the reaper leaves it, exit 1
 
 
 @app.command("recover")
 def recover() -> None:
-    """Requeue jobs whose worker died, and send every queued job to the broker again (after a Redis loss).
+    """Requeue jobs whose process died, and send every queued job to the broker again (after a Redis loss).
 
+    Without a broker, the requeued jobs wait for `aigc jobs resume ID`.
     Safe to run at any time: a job sent twice still runs once.
     """
+    from aigc.core.dispatch import uses_broker
     from aigc.core.recovery import recover as recover_jobs
     from aigc.core.store import Store
 
-    recovery = recover_jobs(Store.from_env())
+    store = Store.from_env()
+    recovery = recover_jobs(store)
     for label, ids in (
-        ("requeued (worker died)", recovery.requeued),
+        ("requeued (lease lapsed)", recovery.requeued),
         ("failed (out of attempts)", recovery.failed),
         ("sent", recovery.resent),
     ):
         if ids:
             err.print(f"{label}: {', '.join(str(i) for i in ids)}")
+    if recovery.requeued and not uses_broker(store.settings):
+        err.print("no broker: continue each here with `aigc jobs resume ID`")
     out.print(f"{len(recovery.requeued)} requeued, {len(recovery.failed)} failed, {len(recovery.resent)} sent")

@@ -10,6 +10,7 @@ from aigc.cli import (
     cluster_cmd,
     config_cmd,
     db_cmd,
+    doctor_cmd,
     jobs_cmd,
     models_cmd,
     plugins_cmd,
@@ -22,10 +23,19 @@ from aigc.cli import (
 app = typer.Typer(
     name="aigc",
     help="Run content-generation plugins (GAN, VAE, text, yours) as jobs: in-process, or on Celery GPU workers.",
-    no_args_is_help=True,
-    add_completion=False,
+    no_args_is_help=False,  # `aigc` alone shows where to start (welcome below)
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback(invoke_without_command=True)
+def _start_here(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        from aigc.cli.welcome import welcome
+
+        welcome()
+
+
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(submit_cmd.app, name="submit")
 app.add_typer(jobs_cmd.app, name="jobs")
@@ -36,6 +46,7 @@ app.command("worker")(worker_cmd.worker)
 app.command("workers")(cluster_cmd.workers)
 app.command("serve")(serve_cmd.serve)
 app.command("config")(config_cmd.config)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,9 +63,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted", 130)
-    except typer.TyperException as exc:  # bad options and arguments, as Typer words them
-        exc.show()  # type: ignore[attr-defined]
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # bad options and arguments: one line, as ours are
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group given no command: its help, not an error
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)
+        _fail(_usage_line(exc), exc.exit_code)
     except Exception as exc:
         if _debug():
             _traceback(exc)
@@ -62,6 +75,16 @@ def main(argv: list[str] | None = None) -> None:
     if code == 130:  # Typer turns Ctrl-C into exit code 130
         _fail("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(exc: typer.TyperException) -> str:
+    """Click's usage error ("Invalid value for '--priority': ...") as one line pointing at the command's help."""
+    message = " ".join(exc.format_message().split())
+    if message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    message = message.removesuffix(".")
+    ctx = getattr(exc, "ctx", None)  # the command it happened in, when Click knows it
+    return f"{message} (see '{ctx.command_path} --help')" if ctx is not None else message
 
 
 def _debug() -> bool:

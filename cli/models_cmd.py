@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from aigc.cli.render import age, err, out, print_json, value_text
+from aigc.cli import completion
+from aigc.cli.render import age, err, print_json, value_text
 from aigc.core.config import Settings
 
 app = typer.Typer(help="List and export models (trained checkpoints and bundled defaults).")
@@ -15,7 +16,9 @@ app = typer.Typer(help="List and export models (trained checkpoints and bundled 
 @app.callback(invoke_without_command=True)
 def list_models(
     ctx: typer.Context,
-    plugin: str | None = typer.Option(None, "--plugin", help="Only this plugin's models."),
+    plugin: str | None = typer.Option(
+        None, "--plugin", help="Only this plugin's models.", autocompletion=completion.plugin_names
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Trained models (newest first), then each plugin's bundled default."""
@@ -49,11 +52,9 @@ def list_models(
     if json_out:
         print_json(rows)
         return
-    from rich.table import Table
+    from aigc.cli.table import Table, print_table
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "plugin", "name", "format", "from job", "metrics", "created"):
-        table.add_column(column)
+    table = Table(["id", "plugin", "name", "format", "from job", "created"], note="metrics")
     for r in rows:
         metrics = ", ".join(f"{k}={value_text(v)}" for k, v in r["metrics"].items())
         table.add_row(
@@ -62,10 +63,10 @@ def list_models(
             r["name"],
             r["format"],
             str(r["source_job_id"] or "-"),
-            metrics,
             age(r["created_at"]) if r["created_at"] else "bundled",
+            note=metrics,
         )
-    out.print(table)
+    print_table(table)
 
 
 @app.command("export")

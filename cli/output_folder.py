@@ -57,6 +57,14 @@ def staged_folder(target: Path, *, force: bool, option: str = "--out") -> Iterat
         raise UsageError(_message(target, exc)) from None
 
 
+def check_target(target: Path, *, force: bool, option: str = "--out") -> None:
+    """The checks `staged_folder` starts with, for a caller that refuses before it starts the work."""
+    try:
+        _check(target, force, option)
+    except OSError as exc:
+        raise UsageError(_message(target, exc)) from None
+
+
 def _check(target: Path, force: bool, option: str) -> bool:
     """Whether `target` exists (as a folder we may write into); UsageError if it may not be used."""
     if not (target.exists() or target.is_symlink()):

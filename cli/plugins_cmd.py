@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from aigc.cli import completion
 from aigc.cli.render import err, out, print_json
 from aigc.core.config import Settings
 
@@ -40,28 +41,30 @@ def list_plugins(
             ]
         )
         return
-    from rich.table import Table
+    from rich.text import Text
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("name", "modality", "package", "status", "description"):
-        table.add_column(column)
+    from aigc.cli.table import Table, print_table
+
+    table = Table(["name", "modality", "package", "status"], note="description")
     for e in entries.values():
-        status = "[green]ok[/]" if e.ok else f"[red]broken[/]: {e.error}"
+        status = Text("ok", style="green") if e.ok else Text("broken", style="red")
         table.add_row(
             e.name,
             str(e.plugin.modality) if e.plugin else "-",
             e.package,
             status,
-            e.plugin.description if e.plugin else "",
+            note=(e.plugin.description if e.plugin else "") if e.ok else f"error: {e.error}",
         )
-    out.print(table)
+    print_table(table)
     if not entries:
         err.print("no plugins found (entry-point group aigc.plugins, AIGC_PLUGIN_PATH)")
 
 
 @app.command("show")
 def show_plugin(
-    name: str = typer.Argument(..., help="Plugin name, as listed by `aigc plugins`."),
+    name: str = typer.Argument(
+        ..., help="Plugin name, as listed by `aigc plugins`.", autocompletion=completion.plugin_names
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print each job's params as JSON schema."),
 ) -> None:
     """Each job's params: type, default, limits and help."""
@@ -83,20 +86,25 @@ def show_plugin(
             }
         )
         return
-    from rich.table import Table
+    from rich.text import Text
 
-    out.print(f"[bold]{plugin.name}[/] ({plugin.modality}, queue {plugin.queue}): {plugin.description}")
+    from aigc.cli.table import Table, print_table
+
+    title = Text(f"{plugin.name}", style="bold") + Text(
+        f" ({plugin.modality}, queue {plugin.queue}): {plugin.description}"
+    )
+    out.print(title, soft_wrap=False)  # wrapped to the width, like every table below it
     for kind in JobKind:
-        table = Table(title=f"aigc submit {kind} --plugin {plugin.name} -p key=value", title_justify="left", box=None)
-        for column in ("param", "type", "default", "limits", "help"):
-            table.add_column(column)
+        out.print()
+        out.print(f"aigc submit {kind} --plugin {plugin.name} -p key=value", markup=False)
+        table = Table(["param", "type", "default", "limits"], note="help")
         model = plugin.params_model(kind)
         for p in describe(model):
             field = model.model_fields.get(p.name)
             required = field is not None and field.is_required()
             default = "required" if required else "-" if p.default is None else repr(p.default)
-            table.add_row(p.name, p.type, default, p.limits, p.help)
-        out.print(table)
+            table.add_row(p.name, p.type, default, p.limits or "-", note=p.help)
+        print_table(table)
 
 
 @app.command("new")

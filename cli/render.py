@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, even piped
 
 
 def print_json(value: Any) -> None:
@@ -59,3 +60,8 @@ STATUS_STYLE = {
 
 def status_text(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def status_cell(status: str) -> Text:
+    """A job status as a styled table cell (see aigc.cli.table)."""
+    return Text(status, style=STATUS_STYLE.get(status, "white"))

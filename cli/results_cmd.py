@@ -1,40 +1,94 @@
-"""`aigc results ID --out DIR`: write a job's results as files."""
+"""`aigc results ID --out DIR`: write a job's results as files; without --out, print or preview them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from aigc.cli.render import err, print_json
+from aigc.cli import completion
+from aigc.cli.render import err, out, print_json
+
+if TYPE_CHECKING:
+    from aigc.core.store import Job, Result
 
 EXTENSIONS = {"image/png": ".png"}
 
 
 def results(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
     out_dir: Path | None = typer.Option(None, "--out", help="A new or empty folder to write the files into."),
     force: bool = typer.Option(
         False, "--force", help="Write into a folder that is not empty, replacing same-named files."
     ),
     json_out: bool = typer.Option(False, "--json", help="List the results as JSON instead."),
+    no_preview: bool = typer.Option(False, "--no-preview", help="Do not show images in the terminal."),
 ) -> None:
-    """Write a job's results (PNGs plus a contact sheet, or .txt files) into a folder, or list them."""
-    from aigc.cli.output_folder import staged_folder
+    """Write a job's results (PNGs plus a contact sheet, or .txt files) into a folder, or list them.
+
+    Without --out, texts are printed and images are previewed in the terminal.
+    """
     from aigc.cli.serialize import result_dict
-    from aigc.core.errors import UsageError
     from aigc.core.jobs import parse_job_id
     from aigc.core.store import Store, queries
 
+    if out_dir is not None:
+        check_destination(out_dir, force=force)
     store = Store.from_env()
     with store.transaction() as session:
         job = queries.get_job(session, parse_job_id(job_id))
         rows = list(queries.results_of(session, job.id))
-    if json_out or out_dir is None:
-        if not json_out:
-            raise UsageError("give --out DIR to write the files, or --json to list them")
+    if json_out:
         print_json([result_dict(r) for r in rows])
-        return
+    elif out_dir is None:
+        _show(job, rows, preview=not no_preview)
+    else:
+        write_results(job, rows, out_dir, force=force)
+
+
+def _show(job: Job, rows: list[Result], preview: bool) -> None:
+    """Texts to stdout; images previewed when stdout is a terminal that shows them."""
+    from aigc.cli import preview as previews
+    from aigc.core.errors import UsageError
+
+    texts = [r.text or "" for r in rows if r.kind == "text" and r.role == "item"]
+    for text in texts:
+        out.print(text, markup=False)
+        out.print()
+    mode = previews.terminal_mode() if preview else None
+    shown = previews.show(rows, mode) if mode else None
+    if shown is not None:
+        err.print(f"{shown}; files: aigc results {job.id} --out DIR")
+    elif not rows:
+        raise UsageError(f"job {job.id} has no results (status {job.status})")
+    elif not texts:
+        raise UsageError(f"job {job.id}'s results are images: give --out DIR to write them, or --json to list them")
+
+
+def check_destination(out_dir: Path, force: bool = False) -> None:
+    """Refuse, before anything is written (or a job is created), a destination that cannot hold files."""
+    from aigc.cli.output_folder import check_target
+    from aigc.core.errors import UsageError
+
+    check_target(out_dir, force=force)
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir}: not a folder; give a folder path (created if missing)")
+    existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"--out {out_dir}: {existing} is a file, not a folder; give a folder path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out_dir}: {existing} is not writable; give a folder you can write to")
+
+
+def write_results(job: Job, rows: list[Result], out_dir: Path, force: bool = False) -> None:
+    """The job's results as files: NNNNN.png / .txt per item, other roles prefixed, and grid.png."""
+    from aigc.cli.output_folder import staged_folder
+    from aigc.core.errors import UsageError
+    from aigc.core.images import sheet_png
+
     if not rows:
         raise UsageError(f"job {job.id} has no results (status {job.status})")
     with staged_folder(out_dir, force=force) as staged:  # all files land in out_dir, or none
@@ -46,18 +100,6 @@ def results(
                 (staged.path / f"{name}{EXTENSIONS.get(row.mime, '.bin')}").write_bytes(row.data or b"")
         images = [r for r in rows if r.kind == "image" and r.role == "item"]
         if images and not any(r.role == "grid" for r in rows):
-            (staged.path / "grid.png").write_bytes(_sheet([r.data or b"" for r in images]))
+            (staged.path / "grid.png").write_bytes(sheet_png([r.data or b"" for r in images]))
     replaced = f" (replaced {len(staged.replaced)} files of the same names)" if staged.replaced else ""
     err.print(f"wrote {len(rows)} results of job {job.id} to {out_dir}{replaced}")
-
-
-def _sheet(pngs: list[bytes]) -> bytes:
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    from aigc.core.images import contact_sheet, encode_png
-
-    arrays = [np.asarray(Image.open(io.BytesIO(p))) for p in pngs[:1024]]
-    return encode_png(contact_sheet(arrays))

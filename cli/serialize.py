@@ -13,6 +13,7 @@ def job_dict(job: Job) -> dict[str, Any]:
         "kind": job.kind,
         "plugin": job.plugin,
         "status": job.status,
+        "lease_lapsed": job.lease_lapsed,  # running, but nothing renews its lease: the process running it died
         "progress": job.progress,
         "progress_info": job.progress_info,
         "params": job.params,

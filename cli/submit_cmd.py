@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
 
+from aigc.cli import completion
+from aigc.cli.results_cmd import check_destination, write_results
+
 if TYPE_CHECKING:
-    from aigc.core.store import Store
+    from aigc.core.context import Interruption
+    from aigc.core.store import Job, Store
 
 app = typer.Typer(help="Submit a job to a plugin.", no_args_is_help=True)
 
@@ -27,16 +31,17 @@ def _submit(
     priority: int,
     retries: int,
     json_out: bool,
+    out_dir: Path | None = None,
+    preview: bool = True,
 ) -> None:
     from aigc.cli import render
-    from aigc.cli.job_view import summarize
     from aigc.cli.serialize import job_dict
     from aigc.core.dispatch import uses_broker
     from aigc.core.errors import UsageError
     from aigc.core.jobs import Submission, create_job, start
     from aigc.core.params import parse_assignments
     from aigc.core.plugin import JobKind
-    from aigc.core.store import Store, queries
+    from aigc.core.store import Store
 
     raw = parse_assignments(param)
     for key, value in (("model", model), ("prompt", prompt)):
@@ -47,10 +52,21 @@ def _submit(
     store = Store.from_env()
     if not uses_broker(store.settings) and wait is False:
         raise UsageError("--no-wait needs a broker (set AIGC_BROKER_URL); without one the job runs in this process")
+    if out_dir is not None:
+        if wait is False:
+            raise UsageError(
+                "--out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`"
+            )
+        check_destination(out_dir)
+        wait = True
     job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries))
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
     if start(store, [job], run_here=here.run):
+        from aigc.core.cluster import serves, start_worker_hint
+
+        if not serves(store, job.queue):  # the job still waits in its queue for a worker to come
+            render.err.print(f"warning: no live worker serves queue '{job.queue}'; {start_worker_hint(job.queue)}")
         if not wait:
             if json_out:
                 render.print_json(job_dict(job))
@@ -60,66 +76,132 @@ def _submit(
             return
         from aigc.cli.jobs_cmd import follow
 
-        final = follow(store, job.id)
+        report(store, follow(store, job.id), json_out, out_dir=out_dir, preview=preview)
     else:
-        if here.interrupted.is_set():
-            raise typer.Exit(130)
-        if here.streamed:
-            render.out.print()
-        with store.transaction() as session:
-            final = queries.get_job(session, job.id)
+        here.report(job.id, json_out, out_dir=out_dir, preview=preview)
+
+
+def report(
+    store: Store,
+    final: Job,
+    json_out: bool,
+    texts_shown: bool = False,
+    out_dir: Path | None = None,
+    preview: bool = False,
+) -> None:
+    """The job's end as `submit` and `jobs wait` print it, its results written to `out_dir` and previewed
+    here if asked; exit code 1 unless it succeeded."""
+    from aigc.cli import render
+    from aigc.cli.job_view import summarize
+    from aigc.cli.serialize import job_dict
 
     if json_out:
         render.print_json(job_dict(final))
     else:
-        summarize(store, final, texts_shown=here.streamed)
+        summarize(store, final, texts_shown=texts_shown, files_hint=out_dir is None)
+    _deliver(store, final, out_dir, preview and not json_out)
     if final.status != "succeeded":
         raise typer.Exit(1)
 
 
+def _deliver(store: Store, job: Job, out_dir: Path | None, preview: bool) -> None:
+    """Write the job's results into `out_dir` (as `aigc results --out` does) and preview its images here."""
+    from aigc.cli import preview as previews
+    from aigc.cli.render import err
+    from aigc.core.store import queries
+
+    mode = previews.terminal_mode() if preview else None
+    if out_dir is None and mode is None:
+        return
+    with store.transaction() as session:
+        rows = list(queries.results_of(session, job.id))
+    if out_dir is not None and rows:
+        write_results(job, rows, out_dir)
+    shown = previews.show(rows, mode) if mode else None
+    if shown is not None:
+        where = f"all in {out_dir}" if out_dir is not None else f"files: aigc results {job.id} --out DIR"
+        err.print(f"{shown}; {where}")
+
+
 class ShownRun:
-    """A job run in this process, its progress bar and streamed text on the terminal, Ctrl-C cancelling it."""
+    """A job run in this process, its progress bar and streamed text on the terminal, Ctrl-C or SIGTERM
+    cancelling it. `aigc submit` (no broker) and `aigc jobs resume` run jobs through it."""
 
     def __init__(self, store: Store, label: str, shown: bool) -> None:
+        from aigc.core.context import Interruption
+
         self.store, self.label, self.shown = store, label, shown
-        self.interrupted = threading.Event()
+        self.interrupted = Interruption()
         self.streamed = False
 
     def run(self, job_id: int) -> None:
         from aigc.cli.progress import JobProgress
-        from aigc.core.runner import run_job
+        from aigc.core.runner import run_to_end
 
-        with JobProgress(job_id, self.label, enabled=self.shown) as bar, ctrl_c_cancels(self.interrupted):
-            run_job(
-                job_id,
-                settings=self.store.settings,
-                on_progress=lambda p: bar.update(p.fraction, dict(p.info)),
-                on_stream=bar.stream if self.shown else None,
-                interrupted=self.interrupted,
-            )
-            self.streamed = bar.streamed
+        with JobProgress(job_id, self.label, enabled=self.shown) as bar, signals_cancel(self.interrupted):
+            try:
+                run_to_end(
+                    job_id,
+                    settings=self.store.settings,
+                    on_progress=lambda p: bar.update(p.fraction, dict(p.info)),
+                    on_stream=bar.stream if self.shown else None,
+                    interrupted=self.interrupted,
+                )
+            except KeyboardInterrupt:  # a second signal: the runner has recorded the job cancelled
+                raise self._stopped() from None
+            finally:
+                self.streamed = bar.streamed
+
+    def report(self, job_id: int, json_out: bool, out_dir: Path | None = None, preview: bool = False) -> None:
+        """After `run`: the job's end, or the signal that stopped it (the job is then `cancelled`)."""
+        from aigc.cli import render
+        from aigc.core.store import queries
+
+        if self.interrupted.is_set():
+            raise self._stopped()
+        if self.streamed:
+            render.out.print()
+        with self.store.transaction() as session:
+            final = queries.get_job(session, job_id)
+        report(self.store, final, json_out, texts_shown=self.streamed, out_dir=out_dir, preview=preview)
+
+    def _stopped(self) -> Exception:
+        from aigc.core.errors import Interrupted
+
+        if self.interrupted.reason == TERMINATED:
+            return Interrupted("terminated", 128 + signal.SIGTERM)
+        return Interrupted("interrupted", 128 + signal.SIGINT)
+
+
+TERMINATED = "terminated (SIGTERM)"
 
 
 @contextmanager
-def ctrl_c_cancels(interrupted: threading.Event) -> Iterator[None]:
-    """The first Ctrl-C sets `interrupted` (the job stops at its next progress point); a second one aborts."""
+def signals_cancel(interrupted: Interruption) -> Iterator[None]:
+    """The first Ctrl-C or SIGTERM sets `interrupted` (the job stops at its next progress point and ends
+    `cancelled`); a second one aborts at once (the job is still recorded `cancelled`)."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if interrupted.is_set():
             raise KeyboardInterrupt
-        interrupted.set()
+        interrupted.interrupt(TERMINATED if signum == signal.SIGTERM else "interrupted (Ctrl-C)")
 
-    previous = signal.signal(signal.SIGINT, handle)
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _register(kind: str) -> None:
     def command(
-        plugin: str = typer.Option(..., "--plugin", help="Plugin name (see `aigc plugins`)."),
-        param: list[str] = typer.Option([], "--param", "-p", help="A job param as key=value; repeat for more."),
+        plugin: str = typer.Option(
+            ..., "--plugin", help="Plugin name (see `aigc plugins`).", autocompletion=completion.plugin_names
+        ),
+        param: list[str] = typer.Option(
+            [], "--param", "-p", help="A job param as key=value; repeat for more.", autocompletion=completion.param_keys
+        ),
         model: str | None = typer.Option(None, "--model", help="Model id to use (see `aigc models`)."),
         prompt: str | None = typer.Option(None, "--prompt", help="Shorthand for -p prompt=TEXT."),
         wait: bool | None = typer.Option(
@@ -128,8 +210,12 @@ def _register(kind: str) -> None:
         priority: int = typer.Option(0, "--priority", min=0, max=9, help="0-9, higher runs first (queued jobs)."),
         retries: int = typer.Option(0, "--retries", min=0, max=10, help="Re-runs, with backoff, if the job raises."),
         json_out: bool = typer.Option(False, "--json", help="Print the final job as JSON."),
+        out_dir: Path | None = typer.Option(
+            None, "--out", help="Folder to write the results into when the job ends (as `aigc results --out`)."
+        ),
+        no_preview: bool = typer.Option(False, "--no-preview", help="Do not show the images in the terminal."),
     ) -> None:
-        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out)
+        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out, out_dir, not no_preview)
 
     command.__doc__ = f"Submit a {kind} job."
     app.command(str(kind))(command)

@@ -31,8 +31,7 @@ class ClusterStatus:
 
 
 def cluster_status(store: Store) -> ClusterStatus:
-    # A worker beats every heartbeat period; one silent for three periods is listed as gone.
-    workers = live_workers(store, silent_after_s=3 * store.settings.heartbeat_s + 2)
+    workers = live_workers(store, silent_after_s=_silent_after(store))
     with store.transaction() as session:
         waiting = queries.queued_due_counts(session, utcnow())
     if not uses_broker(store.settings):
@@ -47,3 +46,26 @@ def cluster_status(store: Store) -> ClusterStatus:
         error = str(exc)
     queues = [QueueDepth(name, waiting.get(name, 0), depths.get(name)) for name in names]
     return ClusterStatus(True, workers, queues, error)
+
+
+def unserved(status: ClusterStatus) -> list[QueueDepth]:
+    """Queues with jobs waiting and no live worker serving them: those jobs wait until one starts."""
+    served = {q for w in status.workers for q in w.queues}
+    return [q for q in status.queues if q.queued and q.queue not in served]
+
+
+def serves(store: Store, queue: str) -> bool:
+    """Whether a live worker takes jobs from `queue`."""
+    return any(queue in w.queues for w in live_workers(store, silent_after_s=_silent_after(store)))
+
+
+def start_worker_hint(queue: str) -> str:
+    """How to get a worker for `queue`, in one phrase."""
+    if queue == "gpu":
+        return "start one on a GPU node (aigc worker), or let CPUs take GPU jobs: aigc worker --gpus none -Q gpu,cpu"
+    return f"start one: aigc worker --gpus none -Q {queue}"
+
+
+def _silent_after(store: Store) -> float:
+    # A worker beats every heartbeat period; one silent for three periods is listed as gone.
+    return 3 * store.settings.heartbeat_s + 2

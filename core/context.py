@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aigc.core.errors import JobCancelled, LeaseLost
 from aigc.core.plugin import JobKind
@@ -65,6 +65,19 @@ class LoadedModel:
     config: Mapping[str, Any]
 
 
+class Interruption(threading.Event):
+    """Set by an embedded caller's signal handler: the job stops at its next progress point, `cancelled`
+    with `reason` as its error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason = "interrupted (Ctrl-C)"
+
+    def interrupt(self, reason: str) -> None:
+        self.reason = reason
+        self.set()
+
+
 class JobContext:
     """Handed to `Plugin.train/generate/evaluate`. Built by the runner; plugins never build one."""
 
@@ -82,7 +95,7 @@ class JobContext:
         on_progress: Callable[[Progress], None] | None = None,
         on_stream: Callable[[str], None] | None = None,
         progress_interval_s: float = 0.5,
-        interrupted: threading.Event | None = None,
+        interrupted: Interruption | None = None,
     ) -> None:
         self.job_id = job_id
         self.kind = kind
@@ -123,7 +136,7 @@ class JobContext:
         """Report progress; also the point where a cancel request or a lost lease stops the job."""
         report = Progress(done, total, info)
         if self._interrupted is not None and self._interrupted.is_set():
-            raise JobCancelled("interrupted (Ctrl-C)")
+            raise JobCancelled(self._interrupted.reason)
         if self._on_progress is not None:
             self._on_progress(report)
         now = time.monotonic()
@@ -138,7 +151,7 @@ class JobContext:
         Cheap to call in a tight loop: the store is asked at most once per progress interval.
         """
         if self._interrupted is not None and self._interrupted.is_set():
-            raise JobCancelled("interrupted (Ctrl-C)")
+            raise JobCancelled(self._interrupted.reason)
         now = time.monotonic()
         if now - self._last_poll >= self._interval:
             self._last_poll = now
@@ -237,7 +250,7 @@ class JobContext:
         return self._backend.scratch_dir(self)
 
 
-class ContextBackend:
+class ContextBackend(Protocol):
     """What the context needs from the runner; the runner's store-backed class implements it."""
 
     def write_progress(self, ctx: JobContext, report: Progress) -> None: ...

@@ -61,6 +61,7 @@ def _registered() -> Callable[[Settings], Dispatcher]:
         names = ", ".join(sorted(f"{ep.name} ({ep.value})" for ep in found))
         raise UsageError(f"several dispatchers are installed ({names}); uninstall all but one")
     try:
-        return found[0].load()  # type: ignore[no-any-return]
+        factory: Callable[[Settings], Dispatcher] = found[0].load()
+        return factory
     except Exception as exc:  # a broken install must be one line, like a broken plugin
         raise UsageError(f"the dispatcher {found[0].value} cannot be loaded: {first_line(exc)}") from exc

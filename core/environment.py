@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,7 +39,11 @@ class Environment(BaseSettings):
     )
     artifacts: Path | None = Field(None, description="a folder (default: <AIGC_HOME>/artifacts)")
     # Unset: every job runs in the process that starts it.
-    broker_url: str | None = Field(None, description="a broker URL such as redis://127.0.0.1:6379/0, or nothing")
+    broker_url: str | None = Field(
+        None,
+        description="a Redis URL: redis://host[:port][/db] (a login goes before the host as user:password@), "
+        "rediss://... (TLS) or redis+socket:///path/to/redis.sock; or unset",
+    )
     plugin_path: str = Field("", description=f"folders of drop-in plugins, separated by '{os.pathsep}'")
     # How long an attempt that stops renewing its lease keeps its job; it renews every third of this.
     # At least a second, so a renewal (a database write) fits in the lease with room to spare; at most
@@ -57,6 +62,16 @@ class Environment(BaseSettings):
     api_token: SecretStr | None = Field(None, description="a token of 16 characters or more")
     serve_log: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
         "warning", description="critical, error, warning, info, debug or trace (default warning)"
+    )
+    # The largest request body `aigc serve` reads; a bigger one is refused (413) before it is stored.
+    max_request_bytes: int = Field(
+        1 << 20, ge=1024, description="a number of bytes, 1024 or more (default 1048576: 1 MiB)"
+    )
+    # An `aigc serve` that `aigc doctor` checks (with AIGC_API_TOKEN when it needs one).
+    server_url: str | None = Field(None, description="an http(s) URL such as http://127.0.0.1:8000, or nothing")
+    # How images are shown in a terminal: auto picks kitty or iTerm2 from TERM, else Unicode half-blocks.
+    preview: Literal["auto", "kitty", "iterm", "sixel", "blocks", "off"] = Field(
+        "auto", description="auto, kitty, iterm, sixel, blocks or off (default auto)"
     )
     # -- workers -----------------------------------------------------------------------------------
     # How a worker process describes its device; `aigc worker` sets it for each process it starts.
@@ -82,18 +97,67 @@ class Environment(BaseSettings):
     # -- data sets ---------------------------------------------------------------------------------
     data_dir: Path | None = Field(None, description="a folder (default: <AIGC_HOME>/data)")
     mnist_mirror: str = Field("", description="base URLs, comma-separated (default: the public MNIST mirrors)")
+    # The only folders a job's path params (data=, corpus=, prompts_file=...) may name; unset: `aigc serve`
+    # refuses path params, the CLI and workers read what their user can (docs/serve.md).
+    data_roots: str = Field("", description=f"absolute folders, separated by '{os.pathsep}' (default: none)")
 
     @field_validator("broker_url")
     @classmethod
-    def _url_with_scheme(cls, value: str | None) -> str | None:
-        if value is not None and "://" not in value:
-            raise ValueError("not a URL")
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_broker_url(value)
         return value
 
-    @field_validator("serve_log", mode="before")
+    @field_validator("data_roots")
+    @classmethod
+    def _absolute_folders(cls, value: str) -> str:
+        # Relative roots would mean different folders to the server and to each worker.
+        if any(not Path(p).is_absolute() for p in value.split(os.pathsep) if p):
+            raise ValueError("not absolute")
+        return value
+
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("not an http(s) URL")
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("serve_log", "preview", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+
+# The URL schemes of kombu's Redis transport, the only broker the queue is built for (priorities, queue depths).
+BROKER_SCHEMES = ("redis", "rediss", "redis+socket")
+
+
+def check_broker_url(url: str) -> None:
+    """ValueError saying what in `url` the Redis transport could not use: checked before a job is stored."""
+    if "://" not in url:
+        raise ValueError("not a URL")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in BROKER_SCHEMES:
+        raise ValueError(f"scheme '{parts.scheme}' is not a Redis transport")
+    if parts.scheme.lower() == "redis+socket":
+        if not parts.path.strip("/"):
+            raise ValueError("no socket path")
+        return
+    port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"port {port if port.isdigit() else repr(port)} is not a number from 1 to 65535")
+    database = parts.path.removeprefix("/")  # as kombu reads it: "/3" is database 3, "" or "/" database 0
+    if database and not (database.isascii() and database.isdigit()):
+        # An unescaped "/" in a password puts the rest of the password here: then it is not quoted.
+        raise ValueError(
+            "the database is not a number" if "@" in database else f"database '{database}' is not a number"
+        )
+
+
+def data_roots(env: Environment) -> tuple[Path, ...]:
+    """AIGC_DATA_ROOTS as folders, symlinks resolved (what a path param's real location is compared with)."""
+    return tuple(Path(p).resolve() for p in env.data_roots.split(os.pathsep) if p)
 
 
 def variable(field: str) -> str:
@@ -110,7 +174,10 @@ def read() -> Environment:
         accepted = info.description if info is not None else error["msg"]
         given = error.get("input")
         shown = masked(given) if isinstance(given, str) and field != "api_token" else "(hidden)"
-        raise InvalidSetting(f"{variable(field)}={shown!r} is not valid; accepted: {accepted}") from None
+        # A check of ours says what was wrong (never quoting a password); pydantic's own say it in `accepted`.
+        reason = error.get("ctx", {}).get("error") if error["type"] == "value_error" else None
+        detail = f" ({reason})" if reason else ""
+        raise InvalidSetting(f"{variable(field)}={shown!r} is not valid{detail}; accepted: {accepted}") from None
 
 
 @dataclass(frozen=True)
@@ -139,6 +206,10 @@ def effective() -> list[EffectiveSetting]:
         "debug": env.debug,
         "api_token": "***" if env.api_token is not None else None,
         "serve_log": env.serve_log,
+        "max_request_bytes": env.max_request_bytes,
+        "data_roots": [str(p) for p in data_roots(env)],
+        "server_url": masked(env.server_url) if env.server_url else None,
+        "preview": env.preview,
         "worker_device": env.worker_device,
         "visibility_timeout": env.visibility_timeout,
         "soft_shutdown_seconds": env.soft_shutdown_seconds,

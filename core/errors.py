@@ -14,6 +14,18 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(cause).__name__
 
 
+# The most of a value an error message quotes: a 5 MB param must not come back as a 5 MB message.
+EXCERPT_CHARS = 80
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """`repr(value)`, at most about `limit` characters: a longer one is cut, and "…" says so."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + "…"  # cut before repr: no copy of a huge string
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class AigcError(Exception):
     """Base of every error the core raises on purpose."""
 
@@ -72,6 +84,22 @@ class BrokerUnavailable(AigcError):
     """The message broker cannot be reached."""
 
     exit_code = 2
+
+
+class LeaseLapsed(AigcError):
+    """A running job's lease lapsed and, without a broker, nothing will pick it up: waiting would never end."""
+
+
+class OutcomeNotRecorded(AigcError):
+    """An attempt ended but the store refused its final write; the job's lease lapses, then it can be resumed."""
+
+
+class Interrupted(AigcError):
+    """An embedded run stopped by a signal (Ctrl-C: exit 130, SIGTERM: 143); its job was recorded `cancelled`."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class JobCancelled(Exception):

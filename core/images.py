@@ -79,3 +79,14 @@ def contact_sheet(images: Sequence[np.ndarray] | np.ndarray, columns: int | None
         top, left = pad + r * (h + pad), pad + c * (w + pad)
         sheet[top : top + h, left : left + w] = image
     return sheet
+
+
+def decode_png(png: bytes) -> np.ndarray:
+    """PNG bytes to uint8 pixels, (H, W) grey or (H, W, C)."""
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image)
+
+
+def sheet_png(pngs: Sequence[bytes], limit: int = 1024) -> bytes:
+    """A contact sheet of the first `limit` equally sized PNGs, as PNG bytes (`aigc results`' grid.png)."""
+    return encode_png(contact_sheet([decode_png(p) for p in pngs[:limit]]))

@@ -1,24 +1,28 @@
 """One thread per process renews the leases of every attempt running in it.
 
 A job's lease must stay fresh however long its plugin goes without reporting progress; a lease that
-lapses tells the reapers that the worker died. One shared thread (started on first use) costs
-nothing per job, where a thread per job would cost a start and a join on every run.
+lapses tells the reapers (and `aigc jobs` without a broker) that the process running it died. A lease
+is renewed only while the plugin runs: if the final write then fails (a full disk), nothing keeps the
+job claimed and it becomes recoverable one lease later. One shared thread (started on first use)
+costs nothing per job, where a thread per job would cost a start and a join on every run.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from aigc.core.errors import AigcError
+from aigc.core.errors import AigcError, first_line
 
 if TYPE_CHECKING:
     from aigc.core.store import Store
     from aigc.core.store.lifecycle import Claim, LeaseOwner
 
+log = logging.getLogger("aigc.leases")
 
 TICK_S = 1.0
 
@@ -44,6 +48,11 @@ class LeaseKeeper:
             with self._lock:
                 self._held.pop(key, None)
 
+    def holds(self, job_id: int) -> bool:
+        """Whether this process still renews a lease of `job_id`."""
+        with self._lock:
+            return any(key[0] == job_id for key in self._held)
+
     def _run(self) -> None:
         from aigc.core.store import lifecycle
 
@@ -56,8 +65,12 @@ class LeaseKeeper:
                     continue
                 try:
                     held = lifecycle.renew_lease(store, claim, lease_s)
-                except AigcError:
-                    held = True  # the database blinked; two thirds of the lease are left to retry
+                except Exception as exc:
+                    # The database blinked; two thirds of the lease are left to retry. Any error, not
+                    # only ours: a dead keeper thread would let every lease of this process lapse.
+                    if not isinstance(exc, AigcError):
+                        log.warning("job %s: lease renewal failed: %s", claim.job_id, first_line(exc))
+                    held = True
                 with self._lock:
                     if key in self._held:
                         if held:

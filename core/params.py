@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import ValidationError
 
-from aigc.core.errors import InvalidParams
-from aigc.core.plugin import JobKind, JobParams, Plugin
+from aigc.core.errors import InvalidParams, excerpt
+from aigc.core.plugin import JobKind, JobParams, PathParam, Plugin
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InvalidParams(f"param '{pair}' is not of the form key=value")
+            raise InvalidParams(f"param {excerpt(pair)} is not of the form key=value")
         if key in raw:
-            raise InvalidParams(f"param '{key}' is given twice")
+            raise InvalidParams(f"param {excerpt(key)} is given twice")
         raw[key] = _decode(value)
     return raw
 
@@ -48,10 +48,42 @@ def _decode(value: str) -> Any:
 
 def validate_params(plugin: type[Plugin], kind: JobKind, raw: dict[str, Any]) -> JobParams:
     model = plugin.params_model(kind)
+    _refuse_non_utf8(plugin, kind, raw)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise InvalidParams(_explain(plugin, kind, model, exc)) from None
+
+
+def _refuse_non_utf8(plugin: type[Plugin], kind: JobKind, raw: dict[str, Any]) -> None:
+    """Every string must be text that UTF-8 can encode, whatever its param's type: bytes that are not UTF-8
+    reach Python as lone surrogates (from argv, as surrogate escapes; from JSON, as \\udcff), which
+    the store, the tokenizers and the pages cannot use."""
+    for name, text in _strings(raw, ""):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(text[exc.start])
+            what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"lone surrogate U+{code:04X}"
+            raise InvalidParams(
+                f"invalid param {excerpt(name)} for {plugin.name} {kind}: not UTF-8 text "
+                f"({what} at character {exc.start}); give UTF-8 text"
+            ) from None
+
+
+def _strings(value: Any, name: str) -> Iterator[tuple[str, str]]:
+    """(dotted name, string) for every string in a param value, the keys of its mappings included."""
+    if isinstance(value, str):
+        yield name, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{name}.{key}" if name else str(key)
+            if isinstance(key, str):
+                yield inner, key
+            yield from _strings(item, inner)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{name}.{index}")
 
 
 def _explain(plugin: type[Plugin], kind: JobKind, model: type[JobParams], exc: ValidationError) -> str:
@@ -59,13 +91,32 @@ def _explain(plugin: type[Plugin], kind: JobKind, model: type[JobParams], exc: V
     name = ".".join(str(part) for part in error["loc"]) or "params"
     accepted = ", ".join(f"{p.name} ({p.type}{', ' + p.limits if p.limits else ''})" for p in describe(model))
     if error["type"] == "extra_forbidden":
-        return f"unknown param '{name}' for {plugin.name} {kind}; accepted: {accepted}"
+        return f"unknown param {excerpt(name)} for {plugin.name} {kind}; accepted: {accepted}"
     message = error["msg"].removeprefix("Value error, ")
     if not error["loc"]:  # a check across several params: no single value to echo
         return f"invalid params for {plugin.name} {kind}: {message}"
     info = {p.name: p for p in describe(model)}.get(name.split(".")[0])
     expected = f"; expected {info.type}{', ' + info.limits if info and info.limits else ''}" if info else ""
-    return f"invalid param '{name}' for {plugin.name} {kind}: {message} (got {error.get('input')!r}){expected}"
+    got = excerpt(error.get("input"))
+    return f"invalid param {excerpt(name)} for {plugin.name} {kind}: {message} (got {got}){expected}"
+
+
+def path_params(model: type[JobParams]) -> dict[str, PathParam]:
+    """The params that name files (declared `DataPath`, or annotated with a `PathParam`), by name."""
+    found = {}
+    for name, info in model.model_fields.items():
+        marks = [m for m in info.metadata if isinstance(m, PathParam)] + list(_marks_in(info.annotation))
+        if marks:
+            found[name] = marks[0]
+    return found
+
+
+def _marks_in(annotation: Any) -> Iterator[PathParam]:
+    """PathParam marks anywhere in a type: `DataPath | None`, `list[DataPath]`..."""
+    if get_origin(annotation) is Annotated:
+        yield from (m for m in annotation.__metadata__ if isinstance(m, PathParam))
+    for arg in get_args(annotation):
+        yield from _marks_in(arg)
 
 
 def describe(model: type[JobParams]) -> list[ParamInfo]:

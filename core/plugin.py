@@ -12,13 +12,18 @@ import functools
 import importlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
-    from aigc.core.context import JobContext
+    from pydantic import GetJsonSchemaHandler
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import CoreSchema
+
+    from aigc.core.context import JobContext, LoadedModel
 
 # Bumped only when the contract changes incompatibly; a plugin written for another
 # version is listed as broken instead of being half-loaded.
@@ -49,6 +54,35 @@ def item_seed(seed: int, index: int) -> int:
     return (seed + index) % SEED_LIMIT
 
 
+# The longest file name a path param takes (Linux's PATH_MAX).
+PATH_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class PathParam:
+    """Marks a str param that names a file, folder or glob on the machine that runs the job.
+
+    `AIGC_DATA_ROOTS` confines such params, and `aigc serve` takes none without it (docs/serve.md).
+    With `hub_names`, a value that names no local path and reads as a Hugging Face hub id
+    (`gpt2`, `org/name`) is a model name, not a path.
+    """
+
+    hub_names: bool = False
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        value = handler(schema)
+        value["format"] = "path"
+        return value
+
+
+# A param naming a local file, folder or glob: `data: DataPath | None = Field(None, description=...)`.
+DataPath = Annotated[str, PathParam(), Field(max_length=PATH_CHARS)]
+# A local model folder, or a Hugging Face hub name.
+DataPathOrHubName = Annotated[str, PathParam(hub_names=True), Field(max_length=PATH_CHARS)]
+# The longest model id: a number from `aigc models`, or "default".
+MODEL_ID_CHARS = 100
+
+
 class JobParams(BaseModel):
     """Base of every params model: unknown keys are errors, and every job has a seed and a device."""
 
@@ -61,6 +95,7 @@ class JobParams(BaseModel):
     )
     device: str = Field(
         default="auto",
+        max_length=16,
         pattern=r"^(auto|cpu|cuda(:[0-9]+)?|mps)$",
         description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps",
     )
@@ -86,6 +121,7 @@ class ModelParams(JobParams):
 
     model: str | None = Field(
         default=None,
+        max_length=MODEL_ID_CHARS,
         description="model id; default: the newest trained model of the plugin, else the bundled one",
     )
 
@@ -119,6 +155,16 @@ class Plugin:
 
     def evaluate(self, ctx: JobContext, params: JobParams) -> None:
         raise NotImplementedError(f"plugin '{self.name}' does not evaluate")
+
+    def check(self, kind: JobKind, params: JobParams, load_model: Callable[[], LoadedModel]) -> None:
+        """Optional: refuse what the params model cannot judge and the machine running the job can.
+
+        Files that are missing, a held-out part larger than the data, a prompt longer than the model
+        reads: raise UsageError with one line naming the param. Called before a job that will run in
+        this process is stored (so `aigc submit` refuses it, exit 2, nothing stored), and again before
+        each attempt of every job, on the machine that runs it. `load_model()` gives the job's model,
+        as `ctx.load_model(params.model)` does; call it only if a check needs it. Keep it quick.
+        """
 
     @classmethod
     def params_model(cls, kind: JobKind | str) -> type[JobParams]:

@@ -1,6 +1,7 @@
 """The plugin API: everything a plugin may use from aigc, in one module.
 
     from aigc.core.plugin_api import JobContext, JobParams, Modality, ModelParams, Plugin, UsageError, job
+    from aigc.core.plugin_api import DataPath  # a param that names a file: data: DataPath | None = Field(...)
 
 What is not exported here may change without notice. Importing this module is cheap (no torch,
 numpy or Pillow), so a plugin's `__init__` may import it: the image and testing helpers are
@@ -22,10 +23,13 @@ from aigc.core.errors import InvalidParams, JobCancelled, UsageError, first_line
 from aigc.core.plugin import (
     CONTRACT_VERSION,
     SEED_LIMIT,
+    DataPath,
+    DataPathOrHubName,
     JobKind,
     JobParams,
     Modality,
     ModelParams,
+    PathParam,
     Plugin,
     item_seed,
     job,
@@ -80,6 +84,10 @@ __all__ = [
     "ModelParams",
     "Plugin",
     "job",
+    # params that name files (confined by AIGC_DATA_ROOTS)
+    "DataPath",
+    "DataPathOrHubName",
+    "PathParam",
     # what a job is handed
     "JobContext",
     "LoadedModel",

@@ -1,6 +1,7 @@
 """Recovery from what the broker cannot see: dead workers (lapsed leases) and lost messages.
 
-Runs in every worker, once per heartbeat, and on demand as `aigc jobs recover`. Sending a job twice
+Runs in every worker, once per heartbeat, and on demand as `aigc jobs recover` (which, without a
+broker, only requeues the jobs of dead embedded runs for `aigc jobs resume`). Sending a job twice
 is harmless (the store's claim is a compare-and-set), so recovery errs on the side of sending.
 """
 
@@ -10,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from aigc.core.dispatch import Dispatcher, dispatcher_for
+from aigc.core.dispatch import Dispatcher, dispatcher_for, uses_broker
 from aigc.core.store import Job, Store, lifecycle, queries
 from aigc.core.store.models import utcnow
 
@@ -40,7 +41,14 @@ def reap(store: Store, dispatcher: Dispatcher, *, resend_after_s: float) -> Reco
 
 
 def recover(store: Store) -> Recovery:
-    """`aigc jobs recover`: requeue lapsed leases, then send every claimable queued job again."""
+    """`aigc jobs recover`: requeue lapsed leases, then send every claimable queued job again.
+
+    Without a broker there is nothing to send them to: the lapsed jobs go back to `queued` (or end
+    `failed`, out of attempts) and wait for `aigc jobs resume ID`, which runs one in the caller's process.
+    """
+    if not uses_broker(store.settings):
+        requeued, failed = lifecycle.reap_lapsed(store)
+        return Recovery(requeued=requeued, failed=failed)
     dispatcher = dispatcher_for(store.settings, "aigc jobs recover")
     recovery = _requeue_lapsed(store, dispatcher)
     with store.transaction() as session:

@@ -14,6 +14,7 @@ import traceback
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from pathlib import Path
+from types import ModuleType
 
 from aigc.core.errors import BrokenPlugin, UnknownPlugin, first_line
 from aigc.core.plugin import CONTRACT_VERSION, Modality, Plugin
@@ -111,7 +112,7 @@ def _drop_ins(folder: Path) -> list[PluginEntry]:
         classes = [
             obj
             for obj in vars(module).values()
-            if inspect.isclass(obj)
+            if isinstance(obj, type)
             and issubclass(obj, Plugin)
             and obj is not Plugin
             and obj.__module__ == module.__name__
@@ -123,7 +124,7 @@ def _drop_ins(folder: Path) -> list[PluginEntry]:
     return entries
 
 
-def _import_file(module_name: str, file: Path) -> object:
+def _import_file(module_name: str, file: Path) -> ModuleType:
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
-import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from aigc.core import catalog
+from aigc.core.checks import check_here
 from aigc.core.config import Settings
-from aigc.core.context import ContextBackend, JobContext, LoadedModel, PendingModel, Progress
-from aigc.core.errors import AigcError, JobCancelled, LeaseLost
+from aigc.core.context import ContextBackend, Interruption, JobContext, LoadedModel, PendingModel, Progress
+from aigc.core.errors import AigcError, JobCancelled, LeaseLost, OutcomeNotRecorded, first_line
 from aigc.core.leases import keeper
 from aigc.core.plugin import JobKind, Plugin
 from aigc.core.registry import get_plugin
 from aigc.core.store import JobStatus, Store, lifecycle, queries
 from aigc.core.store.lifecycle import Claim, LeaseOwner, Outcome
+from aigc.core.store.models import utcnow
 
 
 def run_job(
@@ -29,13 +34,15 @@ def run_job(
     owner: LeaseOwner | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_stream: Callable[[str], None] | None = None,
-    interrupted: threading.Event | None = None,
+    interrupted: Interruption | None = None,
 ) -> JobStatus:
     """Claim the job, run one attempt of it, and record how it ended. Returns the job's status after.
 
     A job that is finished, not yet due, or held by a live attempt elsewhere is left alone.
-    `interrupted` (set by an embedded caller's Ctrl-C handler) cancels the job at its next progress
+    `interrupted` (set by an embedded caller's signal handler) cancels the job at its next progress
     point; a KeyboardInterrupt that gets through ends the job `cancelled` too, and is re-raised.
+    OutcomeNotRecorded if the store refuses the final write: the lease is no longer renewed, so the
+    job becomes recoverable once it lapses.
     """
     settings = settings or Settings.from_env()
     store = Store(settings)
@@ -45,11 +52,54 @@ def run_job(
     try:
         outcome = _attempt(store, claim, settings, on_progress, on_stream, interrupted)
     except KeyboardInterrupt:
-        lifecycle.finish_job(store, claim, Outcome(JobStatus.cancelled, error="interrupted (Ctrl-C)"))
+        reason = interrupted.reason if interrupted is not None else "interrupted (Ctrl-C)"
+        lifecycle.finish_job(store, claim, Outcome(JobStatus.cancelled, error=reason))
         raise
     if outcome is None:
         return _status(store, job_id)
-    return lifecycle.finish_job(store, claim, outcome) or _status(store, job_id)
+    try:
+        return lifecycle.finish_job(store, claim, outcome) or _status(store, job_id)
+    except (AigcError, SQLAlchemyError) as exc:
+        then = "a worker's reaper requeues it" if settings.broker_url else f"`aigc jobs resume {job_id}` runs it again"
+        raise OutcomeNotRecorded(
+            f"job {job_id} ended {outcome.status} but the store could not record it ({first_line(exc)}); "
+            f"it stays running until its lease lapses ({settings.lease_seconds:g} s), then {then}"
+        ) from exc
+
+
+def run_to_end(
+    job_id: int,
+    *,
+    settings: Settings,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_stream: Callable[[str], None] | None = None,
+    interrupted: Interruption | None = None,
+) -> JobStatus:
+    """Run a job in this process until it ends, as an embedded run does: an attempt that failed with a
+    retry left runs again here once its backoff is over (without a broker nothing else would run it).
+    `interrupted` during a backoff cancels the job."""
+    while True:
+        status = run_job(
+            job_id, settings=settings, on_progress=on_progress, on_stream=on_stream, interrupted=interrupted
+        )
+        due_in = _retry_due_in(Store(settings), job_id) if status == JobStatus.queued else None
+        if due_in is None:
+            return status
+        # In steps of a second: a cancel from elsewhere (`aigc jobs cancel`) ends the wait soon.
+        if interrupted is None:
+            time.sleep(min(due_in, 1.0))
+        elif interrupted.wait(min(due_in, 1.0)):
+            return lifecycle.request_cancel(Store(settings), job_id)
+
+
+def _retry_due_in(store: Store, job_id: int) -> float | None:
+    """Seconds until a queued job's retry may be claimed; None if it is not waiting for a retry."""
+    with store.transaction() as session:
+        job = queries.get_job(session, job_id)
+    waiting = job.status == JobStatus.queued and not job.cancel_requested and job.attempts < job.max_attempts
+    if not waiting or job.not_before is None:
+        return None
+    return max(0.0, (job.not_before - utcnow()).total_seconds())
 
 
 def _attempt(
@@ -58,13 +108,14 @@ def _attempt(
     settings: Settings,
     on_progress: Callable[[Progress], None] | None,
     on_stream: Callable[[str], None] | None,
-    interrupted: threading.Event | None,
+    interrupted: Interruption | None,
 ) -> Outcome | None:
     """Run the plugin for a claimed attempt; the outcome to record, or None if the lease was lost."""
     backend = StoreBackend(store, claim, settings)
     ctx: JobContext | None = None
     try:
         job = claim.job
+        assert job is not None, "claim_job reads the job in the claiming statement"
         first_index = 0
         if job.checkpoint_sha256 is not None:  # a resumed attempt continues the result numbering
             with store.transaction() as session:
@@ -85,7 +136,9 @@ def _attempt(
             on_stream=on_stream,
             interrupted=interrupted,
         )
+        load_model = functools.partial(ctx.load_model, getattr(params, "model", None))
         with keeper.hold(store, claim, settings.lease_seconds):
+            check_here(plugin_cls, ctx.kind, params, load_model)  # this machine's files and device
             getattr(plugin_cls(), job.kind)(ctx, params)
         return Outcome(
             JobStatus.succeeded,

@@ -51,10 +51,22 @@ def temporary_settings(folder: Path, **overrides: Any) -> Settings:
     )
 
 
-def submit(settings: Settings, plugin: str, kind: str, params: dict[str, Any] | None = None, **options: Any) -> int:
-    """Store a job (validated as `aigc submit` does) and return its id, without running it."""
-    job = create_job(Store(settings), Submission(JobKind(kind), plugin, dict(params or {}), **options))
-    return job.id
+def submit(
+    settings: Settings,
+    plugin: str,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    *,
+    check_here: bool | None = None,
+    **options: Any,
+) -> int:
+    """Store a job (validated and checked as `aigc submit` does) and return its id, without running it.
+
+    `check_here=False` stores it as a queued job is stored: the plugin's `check` then runs only when
+    the job does (and fails it, in one line).
+    """
+    submission = Submission(JobKind(kind), plugin, dict(params or {}), **options)
+    return create_job(Store(settings), submission, check_here=check_here).id
 
 
 def outcome_of(settings: Settings, job_id: int) -> JobOutcome:
@@ -78,13 +90,18 @@ def run_job(
     folder: Path | str | None = None,
     *,
     settings: Settings | None = None,
+    check_here: bool | None = None,
 ) -> JobOutcome:
-    """Submit and run one job in-process against a temporary store (or `settings`), then read it back."""
+    """Submit and run one job in-process against a temporary store (or `settings`), then read it back.
+
+    A job its plugin's `check` refuses raises UsageError at submit, unless `check_here=False` (as if it
+    were queued): it then runs, and fails with that line.
+    """
     if settings is None:
         if folder is None:
             raise ValueError("run_job needs a folder (pytest's tmp_path) or settings")
         settings = temporary_settings(Path(folder))
-    job_id = submit(settings, plugin, kind, params)
+    job_id = submit(settings, plugin, kind, params, check_here=check_here)
     run_in_process(job_id, settings=settings)
     return outcome_of(settings, job_id)
 

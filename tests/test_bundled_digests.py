@@ -128,16 +128,18 @@ def test_a_damaged_bundled_model_fails_the_job_in_one_line(sqlite_settings, tmp_
     assert json.loads(cli(sqlite_settings, "results", "1", "--json").stdout) == []
 
 
-def test_a_damaged_bundled_model_folder_fails_the_job(sqlite_settings, tmp_path):
+def test_a_damaged_bundled_model_folder_is_refused_at_submit(sqlite_settings, tmp_path):
+    """An embedded text job reads its model's context size at submit: the damage is found before any row."""
     folder = tmp_path / "plugins"
     name = drop_in_copy(folder, "text", "TextPlugin", damage=True)
     copy = folder / "default"
     done, job = run_job_cli(sqlite_settings, folder, "submit", "generate", "--plugin", name, "--prompt", "ROMEO:")
-    assert done.returncode == 1
-    assert job["error"] == (
+    expected = (
         f"bundled model {copy} of plugin 'textcopy' is damaged: its sha256 {sha256_of(copy)[:12]} does not match "
         f"the {shipped_sha256(copy)[:12]} shipped with it; {RESTORE}"
     )
+    assert (done.returncode, done.stderr) == (1, f"error: {expected}\n")
+    assert job is None  # nothing stored
 
 
 def test_a_bundled_model_without_its_digest_is_refused(sqlite_settings, tmp_path):

@@ -71,12 +71,8 @@ def test_without_a_broker_start_runs_the_jobs_here(sqlite_settings):
 
 
 def test_queue_commands_without_a_broker(sqlite_settings):
-    recover = cli(sqlite_settings, "jobs", "recover")
-    assert recover.returncode == 2
-    assert (
-        recover.stderr
-        == "error: aigc jobs recover needs a broker: set AIGC_BROKER_URL, e.g. redis://127.0.0.1:6379/0\n"
-    )
+    recover = cli(sqlite_settings, "jobs", "recover")  # only requeues lapsed embedded jobs, for `aigc jobs resume`
+    assert (recover.returncode, recover.stdout, recover.stderr) == (0, "0 requeued, 0 failed, 0 sent\n", "")
     workers = cli(sqlite_settings, "workers", "--json")
     assert workers.returncode == 0, workers.stderr
     assert '"workers": []' in workers.stdout and '"broker_error": null' in workers.stdout

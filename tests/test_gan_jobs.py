@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigc.core.errors import InvalidParams
+from aigc.core.errors import InvalidParams, UsageError
 from aigc.core.images import read_png_text
 from aigc.core.runner import run_job as run_attempt
 from aigc.core.testing import JobOutcome, outcome_of, run_job, submit, temporary_settings
@@ -43,8 +43,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Traine
     return Trained(folder / "digits", outcome)
 
 
-def job(trained: Trained, kind: str, params: dict[str, object]) -> JobOutcome:
-    return run_job("gan", kind, params, settings=trained.outcome.settings)
+def job(trained: Trained, kind: str, params: dict[str, object], check_here: bool | None = None) -> JobOutcome:
+    return run_job("gan", kind, params, settings=trained.outcome.settings, check_here=check_here)
+
+
+def refused_at_submit_then_failed_when_run(trained: Trained, kind: str, params: dict[str, object]) -> str:
+    """The plugin's check refuses the job at submit (embedded); stored anyway (queued), the job fails with
+    the same line. Returns that line."""
+    with pytest.raises(UsageError) as refused:
+        submit(trained.outcome.settings, "gan", kind, params)
+    outcome = job(trained, kind, params, check_here=False)
+    assert outcome.job.status == "failed" and outcome.job.error == str(refused.value)
+    return outcome.job.error
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -94,7 +104,7 @@ def test_interrupted_training_resumes_to_the_same_model(trained: Trained, tmp_pa
     job_id = submit(settings, "gan", "train", {**TINY, "epochs": EPOCHS, "data": str(trained.folder)}, retries=1)
 
     def die_in_second_epoch(report: object) -> None:
-        if report.done > STEPS_PER_EPOCH:  # type: ignore[attr-defined]
+        if report.done > STEPS_PER_EPOCH:
             raise RuntimeError("worker died")
 
     assert run_attempt(job_id, settings=settings, on_progress=die_in_second_epoch) == "queued"
@@ -126,9 +136,16 @@ def test_train_without_labels_needs_conditional_false(trained: Trained, tmp_path
 
 
 def test_holdout_that_leaves_nothing_is_one_line(trained: Trained) -> None:
-    outcome = job(trained, "train", {**TINY, "holdout": DIGITS, "data": str(trained.folder)})
-    assert outcome.job.status == "failed"
-    assert outcome.job.error == "holdout 256 leaves none of the 256 digits to train on; lower it"
+    error = refused_at_submit_then_failed_when_run(
+        trained, "train", {**TINY, "holdout": DIGITS, "data": str(trained.folder)}
+    )
+    assert error == "holdout 256 leaves none of the 256 digits to train on; lower it"
+
+
+def test_missing_data_is_one_line_naming_the_param(trained: Trained, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    error = refused_at_submit_then_failed_when_run(trained, "train", {**TINY, "data": str(missing)})
+    assert error == f"data {missing}: no such file or folder; expected an MNIST folder or images IDX file"
 
 
 # -- generate ----------------------------------------------------------------------------------
@@ -190,9 +207,10 @@ def test_evaluate_reports_generated_and_real_side_by_side(trained: Trained) -> N
 
 
 def test_evaluate_refuses_a_holdout_as_large_as_the_data(trained: Trained) -> None:
-    outcome = job(trained, "evaluate", {"data": str(trained.folder), "holdout": DIGITS})
-    assert outcome.job.status == "failed"
-    assert outcome.job.error == "holdout 256 leaves none of the 256 digits for the real sample"
+    error = refused_at_submit_then_failed_when_run(
+        trained, "evaluate", {"data": str(trained.folder), "holdout": DIGITS}
+    )
+    assert error == "holdout 256 leaves none of the 256 digits for the real sample"
 
 
 def test_evaluate_still_takes_the_old_name_reference_with_a_warning(

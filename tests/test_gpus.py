@@ -9,7 +9,8 @@ import pynvml
 import pytest
 
 from aigc.core.errors import UsageError
-from aigc.worker.gpus import detect, select
+from aigc.core.gpus import detect
+from aigc.worker.gpus import select
 
 
 def _nvml_count() -> int | None:
@@ -39,6 +40,6 @@ def test_detect_reports_what_nvml_sees_and_nothing_without_a_driver(monkeypatch)
 
 
 def test_detecting_gpus_loads_neither_torch_nor_cuda():
-    code = "import sys; from aigc.worker.gpus import detect; detect(); print('torch' in sys.modules)"
+    code = "import sys; from aigc.core.gpus import detect; detect(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "False"

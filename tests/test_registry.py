@@ -113,7 +113,9 @@ def test_help_and_plugin_listing_do_not_import_torch_or_transformers(sqlite_sett
 def test_plugins_show_prints_types_defaults_limits_and_help(sqlite_settings):
     done = cli(sqlite_settings, "plugins", "show", "toy")
     assert done.returncode == 0, done.stderr
-    line = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["n"])
-    assert "int" in line and "4" in line and "1≤x≤10000" in line and "how many images" in line
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["n"])
+    line, below = lines[at], lines[at + 1]  # at 80 columns the help goes on the line below
+    assert line.split() == ["n", "int", "4", "1≤x≤10000"] and below == "    how many images"
     schema = json.loads(cli(sqlite_settings, "plugins", "show", "toy", "--json").stdout)
     assert schema["params"]["generate"]["properties"]["n"]["maximum"] == 10_000

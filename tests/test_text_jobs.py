@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aigc.core.errors import InvalidParams
+from aigc.core.errors import InvalidParams, UsageError
 from aigc.core.runner import run_job as run_attempt
 from aigc.core.testing import JobOutcome, outcome_of, run_job, submit, temporary_settings
 
@@ -52,14 +52,22 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     return Trained(corpus, outcome)
 
 
-def job(trained: Trained, kind: str, params: dict[str, object]) -> JobOutcome:
-    return run_job("text", kind, params, settings=trained.outcome.settings)
+def job(trained: Trained, kind: str, params: dict[str, object], check_here: bool | None = None) -> JobOutcome:
+    return run_job("text", kind, params, settings=trained.outcome.settings, check_here=check_here)
 
 
-def failure(trained: Trained, kind: str, params: dict[str, object]) -> str:
-    outcome = job(trained, kind, params)
+def failure(trained: Trained, kind: str, params: dict[str, object], *, refused_at_submit: bool = False) -> str:
+    """The one line a bad job fails with. `refused_at_submit`: the plugin's check sees the fault, so an
+    embedded submit refuses the job (nothing stored), and a job stored unchecked, as a queued one is,
+    fails with the same line when it runs."""
+    if refused_at_submit:
+        with pytest.raises(UsageError) as refused:
+            submit(trained.outcome.settings, "text", kind, params)
+    outcome = job(trained, kind, params, check_here=False if refused_at_submit else None)
     assert outcome.job.status == "failed"
     assert "\n" not in outcome.job.error.strip(), outcome.job.error  # a one-line UsageError, no traceback
+    if refused_at_submit:
+        assert outcome.job.error == str(refused.value)
     return outcome.job.error
 
 
@@ -111,7 +119,7 @@ def test_interrupted_training_resumes_to_the_same_model(trained: Trained, tmp_pa
     job_id = submit(settings, "text", "train", {**TRAIN, "corpus": str(trained.corpus)}, retries=1)
 
     def die_after_first_checkpoint(report: object) -> None:
-        if report.done > 20:  # type: ignore[attr-defined]
+        if report.done > 20:
             raise RuntimeError("worker died")
 
     assert run_attempt(job_id, settings=settings, on_progress=die_after_first_checkpoint) == "queued"
@@ -232,8 +240,12 @@ def test_bad_corpora_fail_with_one_line(trained: Trained, tmp_path: Path) -> Non
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\xe9 au lait\n".encode("latin-1") * 100)
     assert "is not UTF-8 text (invalid byte at offset 3)" in failure(trained, "train", {**TINY, "corpus": str(latin1)})
-    assert "not found" in failure(trained, "train", {**TINY, "corpus": str(tmp_path / "missing.txt")})
-    assert "matches no files" in failure(trained, "train", {**TINY, "corpus": str(tmp_path / "*.md")})
+    assert "not found" in failure(
+        trained, "train", {**TINY, "corpus": str(tmp_path / "missing.txt")}, refused_at_submit=True
+    )
+    assert "matches no files" in failure(
+        trained, "train", {**TINY, "corpus": str(tmp_path / "*.md")}, refused_at_submit=True
+    )
     short = tmp_path / "short.txt"
     short.write_text("to be or not to be\n", encoding="utf-8")
     assert "fewer than context+1=33" in failure(trained, "train", {**TINY, "corpus": str(short)})
@@ -244,20 +256,25 @@ def test_a_base_that_is_not_a_causal_lm_is_refused(trained: Trained, tmp_path: P
 
     vision = tmp_path / "vit"
     ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64).save_pretrained(vision)
-    error = failure(trained, "train", {"corpus": str(trained.corpus), "base": str(vision)})
+    error = failure(trained, "train", {"corpus": str(trained.corpus), "base": str(vision)}, refused_at_submit=True)
     assert error.startswith(f"base '{vision}' is a vit model, not a causal language model")
-    error = failure(trained, "train", {"corpus": str(trained.corpus), "base": "no-such-org/no-such-model"})
+    base = {"corpus": str(trained.corpus), "base": "no-such-org/no-such-model"}
+    error = failure(trained, "train", base, refused_at_submit=True)
     assert error.startswith("base 'no-such-org/no-such-model' is neither a local folder nor a cached hub model")
 
 
 def test_bad_prompts_are_refused(trained: Trained, tmp_path: Path) -> None:
     with pytest.raises(InvalidParams, match="prompt is empty"):
         job(trained, "generate", {"prompt": ""})
-    error = failure(trained, "generate", {"prompt": "x" * 40})
+    error = failure(trained, "generate", {"prompt": "x" * 40}, refused_at_submit=True)
     assert error == "prompt 0 is 40 tokens but the model reads at most 32; shorten it to under 32 tokens"
+    missing = tmp_path / "missing.txt"
+    assert failure(trained, "generate", {"prompts_file": str(missing)}, refused_at_submit=True) == (
+        f"prompts_file {missing} not found"
+    )
     blank = tmp_path / "blank.txt"
     blank.write_text("\n \n", encoding="utf-8")
-    assert "holds no prompt" in failure(trained, "generate", {"prompts_file": str(blank)})
+    assert "holds no prompt" in failure(trained, "generate", {"prompts_file": str(blank)}, refused_at_submit=True)
 
 
 # -- the bundled model, from the command line --------------------------------------------------

@@ -47,8 +47,19 @@ def trained(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Traine
     return Trained(idx, outcome)
 
 
-def job(trained: Trained, kind: str, params: dict[str, object]) -> JobOutcome:
-    return run_job("vae", kind, params, settings=trained.outcome.settings)
+def job(trained: Trained, kind: str, params: dict[str, object], check_here: bool | None = None) -> JobOutcome:
+    return run_job("vae", kind, params, settings=trained.outcome.settings, check_here=check_here)
+
+
+def refused_at_submit_then_failed_when_run(trained: Trained, kind: str, params: dict[str, object]) -> str:
+    """The plugin's check refuses the job at submit (embedded); stored anyway (queued), the job fails with
+    the same line and no results. Returns that line."""
+    with pytest.raises(UsageError) as refused:
+        submit(trained.outcome.settings, "vae", kind, params)
+    outcome = job(trained, kind, params, check_here=False)
+    assert outcome.job.status == "failed" and outcome.job.error == str(refused.value)
+    assert "\n" not in outcome.job.error and outcome.results == []
+    return outcome.job.error
 
 
 def model_tensors(outcome: JobOutcome) -> dict[str, object]:
@@ -85,7 +96,7 @@ def test_interrupted_training_resumes_to_the_same_model(trained: Trained, tmp_pa
     job_id = submit(settings, "vae", "train", params, retries=1)
 
     def die_in_second_epoch(report: object) -> None:
-        if report.done > STEPS_PER_EPOCH:  # type: ignore[attr-defined]
+        if report.done > STEPS_PER_EPOCH:
             raise RuntimeError("worker died")
 
     assert run_attempt(job_id, settings=settings, on_progress=die_in_second_epoch) == "queued"
@@ -109,10 +120,10 @@ def test_held_out_digits_are_scored_every_few_epochs_and_after_the_last(trained:
 
 
 def test_train_rejects_a_holdout_that_leaves_nothing(trained: Trained) -> None:
-    outcome = job(trained, "train", {**TINY, "holdout": DIGITS, "data": str(trained.idx)})
-    assert outcome.job.status == "failed"
-    assert outcome.job.error.startswith("holdout=256 leaves nothing to train on")
-    assert "\n" not in outcome.job.error
+    error = refused_at_submit_then_failed_when_run(
+        trained, "train", {**TINY, "holdout": DIGITS, "data": str(trained.idx)}
+    )
+    assert error == f"holdout=256 leaves nothing to train on: {trained.idx} holds 256 digits; use holdout 0..255"
 
 
 # -- generate ----------------------------------------------------------------------------------
@@ -185,17 +196,14 @@ def test_bad_generate_params_are_refused_before_the_job_is_stored(
     [
         ({"mode": "reconstruct", "start": 250, "n": 10}, "reconstruct: indices 250..259 out of range; .* holds 256"),
         ({"mode": "interpolate", "a": 0, "b": 256}, r"interpolate b: index 256 out of range; .*\(indices 0..255\)"),
-        ({"mode": "reconstruct", "data": "/nonexistent/digits"}, "/nonexistent/digits: no such file or folder"),
+        ({"mode": "reconstruct", "data": "/nonexistent/digits"}, "^data /nonexistent/digits: no such file or folder"),
     ],
 )
-def test_bad_generate_input_fails_the_job_with_one_line(
+def test_bad_generate_input_is_refused_at_submit_and_fails_a_queued_job_with_one_line(
     trained: Trained, params: dict[str, object], message: str
 ) -> None:
-    outcome = job(trained, "generate", {"data": str(trained.idx), **params})
-    assert outcome.job.status == "failed"
-    assert "\n" not in outcome.job.error
-    assert outcome.results == []
-    assert re.search(message, outcome.job.error), outcome.job.error
+    error = refused_at_submit_then_failed_when_run(trained, "generate", {"data": str(trained.idx), **params})
+    assert re.search(message, error), error
 
 
 # -- evaluate ----------------------------------------------------------------------------------
@@ -216,11 +224,10 @@ def test_evaluate_scores_every_digit_of_a_smaller_file(trained: Trained) -> None
     assert zero.summary == every.summary
 
 
-def test_evaluate_a_missing_file_fails_with_one_line(trained: Trained, tmp_path: Path) -> None:
-    outcome = job(trained, "evaluate", {"data": str(tmp_path / "nothing.gz")})
-    assert outcome.job.status == "failed"
+def test_evaluate_a_missing_file_is_one_line_naming_the_param(trained: Trained, tmp_path: Path) -> None:
     missing = tmp_path / "nothing.gz"
-    assert outcome.job.error == f"{missing}: no such file or folder; expected an MNIST folder or images IDX file"
+    error = refused_at_submit_then_failed_when_run(trained, "evaluate", {"data": str(missing)})
+    assert error == f"data {missing}: no such file or folder; expected an MNIST folder or images IDX file"
 
 
 # -- the bundled default -------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def _settings(**overrides: object) -> WorkerSettings:
         heartbeat_s=10.0,
         task_events=False,
     )
-    return WorkerSettings(**{**base, **overrides})  # type: ignore[arg-type]
+    return WorkerSettings(**{**base, **overrides})
 
 
 def test_celery_settings_suit_long_gpu_jobs() -> None:

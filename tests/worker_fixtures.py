@@ -159,7 +159,7 @@ class Cluster:
             start(store, [job])
         return job.id
 
-    def job(self, job_id: int):  # type: ignore[no-untyped-def]
+    def job(self, job_id: int):
         from aigc.core.store import Store, queries
 
         with Store(self.settings).transaction() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from aigc.core.errors import BrokerUnavailable, first_line
 from aigc.core.masking import masked
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from aigc.core.config import Settings
 
 # Errors a publish raises when Redis is down or unreachable (kombu wraps most, not all, of them).
-_BROKER_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError)
+_BROKER_ERRORS: tuple[type[Exception], ...] = (OSError, ConnectionError, TimeoutError)
 
 
 def broker_priority(priority: int) -> int:
@@ -31,7 +32,7 @@ def broker_priority(priority: int) -> int:
 class CeleryDispatcher:
     """The core's `Dispatcher` over Celery and Redis."""
 
-    queues = QUEUES
+    queues: tuple[str, ...] = QUEUES
 
     def __init__(self, settings: Settings, app: Celery | None = None) -> None:
         self.app = app or app_for(settings)
@@ -58,7 +59,7 @@ class CeleryDispatcher:
                         producer=producer,
                         add_to_parent=False,
                     )
-        except (KombuError, *_BROKER_ERRORS) as exc:
+        except (KombuError, *_BROKER_ERRORS) as exc:  # type: ignore[misc]  # kombu ships no type hints
             raise BrokerUnavailable(self._unsent_message([job.id for job in jobs], exc)) from exc
         lifecycle.mark_dispatched(store, [job.id for job in jobs])
 
@@ -76,21 +77,59 @@ class CeleryDispatcher:
                         depths[name] = Queue(name, channel=channel).queue_declare(passive=True).message_count
                     except conn.channel_errors:
                         depths[name] = 0  # Redis deletes an empty list: no queue means no messages
-        except (KombuError, *_BROKER_ERRORS) as exc:
-            raise BrokerUnavailable(f"cannot reach the broker at {self._safe_url()} ({_reason(exc)})") from exc
+        except (KombuError, *_BROKER_ERRORS) as exc:  # type: ignore[misc]  # kombu ships no type hints
+            raise BrokerUnavailable(_problem(self._safe_url(), exc)[0]) from exc
         return depths
 
     def _unsent_message(self, job_ids: list[int], exc: BaseException) -> str:
         ids = ", ".join(str(i) for i in job_ids[:10]) + (" ..." if len(job_ids) > 10 else "")
         which = f"job {ids} stays" if len(job_ids) == 1 else f"jobs {ids} stay"
-        return (
-            f"cannot reach the broker at {self._safe_url()} ({_reason(exc)}); "
-            f"{which} queued in the store and will be sent when the broker is back "
-            "(by any running worker, or now with `aigc jobs recover`)"
+        problem, down = _problem(self._safe_url(), exc)
+        when = (
+            "will be sent when the broker is back (by any running worker, or now with `aigc jobs recover`)"
+            if down
+            else "will be sent by any running worker, or with `aigc jobs recover` once AIGC_BROKER_URL is right"
         )
+        return f"{problem}; {which} queued in the store and {when}"
 
     def _safe_url(self) -> str:
         return masked(str(self.app.conf.broker_url))
+
+
+def _problem(url: str, exc: BaseException) -> tuple[str, bool]:
+    """What went wrong with the broker, in words, and whether it is down (rather than refusing our settings)."""
+    from redis.exceptions import AuthenticationError, ResponseError
+
+    cause = _redis_error(exc)
+    reason = _reason(cause or exc)
+    if isinstance(cause, AuthenticationError) or (isinstance(cause, ResponseError) and _is_auth(reason)):
+        return (
+            f"the broker at {url} refused the login ({reason}): check the user and password in AIGC_BROKER_URL",
+            False,
+        )
+    if isinstance(cause, ResponseError) and "DB index" in reason:
+        database = urlsplit(url).path.removeprefix("/") or "0"
+        return (
+            f"the broker at {url} has no database {database} ({reason}): check the database number in AIGC_BROKER_URL",
+            False,
+        )
+    return f"cannot reach the broker at {url} ({reason})", True
+
+
+def _redis_error(exc: BaseException) -> BaseException | None:
+    """The redis-py error under kombu's wrapping, if any: it names what Redis said."""
+    from redis.exceptions import RedisError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, RedisError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _is_auth(reason: str) -> bool:
+    return reason.startswith(("NOAUTH", "WRONGPASS")) or "invalid username-password" in reason
 
 
 def _reason(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from celery import signals
 
@@ -110,7 +111,7 @@ def _device() -> str:
 
 
 @signals.worker_ready.connect
-def _on_ready(sender=None, **_kw) -> None:  # type: ignore[no-untyped-def]
+def _on_ready(sender: Any = None, **_kw: Any) -> None:
     global _node
 
     consumer = sender.task_consumer
@@ -124,7 +125,7 @@ def _on_ready(sender=None, **_kw) -> None:  # type: ignore[no-untyped-def]
 
 
 @signals.worker_process_init.connect
-def _on_pool_child(**_kw) -> None:  # type: ignore[no-untyped-def]
+def _on_pool_child(**_kw: Any) -> None:
     # A prefork child must not reuse the connections its parent opened before forking.
     from aigc.core.store.engine import dispose_all
 
@@ -132,7 +133,7 @@ def _on_pool_child(**_kw) -> None:  # type: ignore[no-untyped-def]
 
 
 @signals.worker_init.connect
-def _on_init(sender=None, **_kw) -> None:  # type: ignore[no-untyped-def]
+def _on_init(sender: Any = None, **_kw: Any) -> None:
     # Celery's soft shutdown sleeps in the main thread and then cancels tasks; only prefork can
     # cancel a task, so the other pools take their window from `_drain` below instead.
     pool = getattr(sender, "pool_cls", None)
@@ -142,7 +143,7 @@ def _on_init(sender=None, **_kw) -> None:  # type: ignore[no-untyped-def]
 
 
 @signals.worker_shutting_down.connect
-def _on_shutting_down(how: str = "Warm", **_kw) -> None:  # type: ignore[no-untyped-def]
+def _on_shutting_down(how: str = "Warm", **_kw: Any) -> None:
     # Called inside a signal handler: start a thread and return at once. A cold shutdown keeps only
     # Celery's own window (prefork); the thread pool has none, so its job is handed back at once.
     if _node is not None:
@@ -170,7 +171,7 @@ def _drain(window_s: float) -> None:
 
 
 @signals.worker_shutdown.connect
-def _on_shutdown(**_kw) -> None:  # type: ignore[no-untyped-def]
+def _on_shutdown(**_kw: Any) -> None:
     from aigc.core.store import workers
 
     if _node is not None:

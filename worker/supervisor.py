@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aigc.worker.gpus import Gpu
+from aigc.core.gpus import Gpu
 
 POOL = "aigc.worker.pool:JobThreadPool"
 # A child that dies sooner than this after starting is restarted with a growing delay (up to 30 s).

@@ -8,17 +8,23 @@ requeue after a lost pool child, or from the reaper cost a refused claim and not
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from celery import shared_task
 
 from aigc.worker.app import TASK_NAME
+
+if TYPE_CHECKING:
+    from celery import Celery, Task
+
+    from aigc.core.store import Store
 
 log = logging.getLogger("aigc.worker")
 
 
 # A shared task joins whichever app the worker runs, so importing this module builds no app.
 @shared_task(name=TASK_NAME, bind=True)
-def run_job_task(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
+def run_job_task(self: Task, job_id: int) -> str:
     from aigc.core.config import Settings
     from aigc.core.runner import run_job
     from aigc.core.store import JobStatus, Store
@@ -37,7 +43,7 @@ def run_job_task(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
     return f"job {status}"
 
 
-def _send_when_due(app, store, job_id: int) -> None:  # type: ignore[no-untyped-def]
+def _send_when_due(app: Celery, store: Store, job_id: int) -> None:
     """A job back in the queue with a backoff (a retry) gets a message timed for when it is due."""
     from aigc.core.store import queries
     from aigc.core.store.models import utcnow

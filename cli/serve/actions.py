@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aigc.core.jobs import Submission, cancel_job, create_job
@@ -13,8 +14,11 @@ if TYPE_CHECKING:
 
 
 def submit(server: Server, submission: Submission) -> Job:
-    """Validate and store the job (the CLI's create_job), then start it: broker, or a thread here."""
-    job = create_job(server.store, submission)
+    """Validate and store the job (the CLI's create_job), then start it: broker, or a thread here.
+
+    Every job a client sends is `remote`: its path params must lie in AIGC_DATA_ROOTS (core.data_roots).
+    """
+    job = create_job(server.store, replace(submission, remote=True))
     server.launcher.start(job)
     return job
 

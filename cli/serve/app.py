@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,9 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aigc.cli.serve import render
 from aigc.cli.serve.launcher import Launcher
+from aigc.cli.serve.limits import BodyLimit
 from aigc.cli.serve.security import Guard
-from aigc.core.config import Settings
+from aigc.core.config import Settings, environment
 from aigc.core.errors import (
+    EXCERPT_CHARS,
     AigcError,
     BrokenPlugin,
     BrokerUnavailable,
@@ -30,6 +33,7 @@ from aigc.core.errors import (
     UnknownModel,
     UnknownPlugin,
     UsageError,
+    excerpt,
     first_line,
 )
 from aigc.core.masking import masked
@@ -89,6 +93,8 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, ch
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    # Added first, so innermost: it wraps the very `receive` the routes read (the guard, outside it, reads no body).
+    app.add_middleware(BodyLimit, limit=environment().max_request_bytes)
     _install_middleware(app, server.guard)
     _install_errors(app, templates)
     return app
@@ -105,7 +111,7 @@ def _version() -> str:
 
 def _install_middleware(app: FastAPI, guard: Guard) -> None:
     @app.middleware("http")
-    async def guarded(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def guarded(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = guard.refusal(request) or await call_next(request)
         for key, value in HEADERS.items():
@@ -133,8 +139,31 @@ def message_of(exc: Exception) -> str:
     return masked(str(exc))  # a message may quote a URL with its password
 
 
+def _encodable(value: Any) -> Any:
+    """`value` with every string made UTF-8-encodable: a lone surrogate sent as JSON `\\udcff` comes back
+    as the text `\\udcff` instead of failing the response."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    return value
+
+
+def _short(error: dict[str, Any]) -> dict[str, Any]:
+    """One of FastAPI's validation errors, quoting at most a short prefix of what was sent."""
+    error["loc"] = [
+        p[:EXCERPT_CHARS] + "…" if isinstance(p, str) and len(p) > EXCERPT_CHARS else p for p in error["loc"]
+    ]
+    if "input" in error and len(repr(error["input"])) > EXCERPT_CHARS:
+        error["input"] = excerpt(error["input"])
+    return error
+
+
 def _install_errors(app: FastAPI, templates: Jinja2Templates) -> None:
     def reply(request: Request, status: int, message: str) -> Response:
+        message = _encodable(message)
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": message}, status_code=status)
         return templates.TemplateResponse(
@@ -160,7 +189,8 @@ def _install_errors(app: FastAPI, templates: Jinja2Templates) -> None:
         if request.url.path.startswith("/api"):
             from fastapi.encoders import jsonable_encoder
 
-            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+            errors = [_short(e) for e in jsonable_encoder(exc.errors())]
+            return JSONResponse({"detail": _encodable(errors)}, status_code=422)
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return reply(request, 404 if "path" in where else 422, f"{where}: {first.get('msg', 'invalid request')}")

@@ -41,12 +41,12 @@ class Launcher:
             self._pool.submit(self._run, job_id)
 
     def _run(self, job_id: int) -> None:
-        from aigc.core.runner import run_job
+        from aigc.core.runner import run_to_end
 
         with self._lock:
             self._running.add(job_id)
         try:
-            run_job(job_id, settings=self.settings)
+            run_to_end(job_id, settings=self.settings)
         except Exception:  # the runner records job failures itself; this is a store outage or a bug
             log.exception("embedded job %s could not be run", job_id)
         finally:

@@ -244,8 +244,12 @@ def login_page(request: Request, srv: Srv, next: str | None = None) -> Response:
 def login(
     request: Request, srv: Srv, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/jobs"
 ) -> Response:
-    if not srv.guard.token_matches(token):
-        return page(srv, request, "login.html", 401, next=safe_next(next), error="wrong token")
+    refusal = srv.guard.check_token(request, token)
+    if refusal is not None:
+        error = "wrong token" if refusal.status_code == 401 else bytes(refusal.body).decode()
+        shown = page(srv, request, "login.html", refusal.status_code, next=safe_next(next), error=error)
+        shown.headers.update({k: v for k, v in refusal.headers.items() if k == "retry-after"})
+        return shown
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE, srv.guard.session_value(), httponly=True, samesite="strict", secure=request.url.scheme == "https"

@@ -32,6 +32,7 @@ class JobOut(BaseModel):
     kind: str
     plugin: str
     status: JobStatus
+    lease_lapsed: bool = Field(description="running, but the process running it stopped renewing its lease")
     progress: float
     progress_info: dict[str, Any]
     params: dict[str, Any]

@@ -5,7 +5,8 @@ Three checks, all in one middleware so no route can forget them:
   as `Authorization: Bearer TOKEN` or as the session cookie the login page sets (for people with browsers);
 - without a token the server only answers Host names of the loopback interface, so a web page on another
   site cannot read it through DNS rebinding;
-- a write (POST) whose Origin or Sec-Fetch-Site says it came from another site is refused (CSRF).
+- a write (POST) whose Origin or Sec-Fetch-Site says it came from another site is refused (CSRF);
+- an address that keeps sending wrong tokens waits (429, `limits.Throttle`), here and at /login.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import hashlib
 import hmac
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from aigc.cli.serve.limits import Throttle, client_address, throttled
 
 COOKIE = "aigc_session"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -43,23 +46,34 @@ class Guard:
     token: str | None = None
     # Off only for in-process test clients that speak as "testserver"; `aigc serve` always checks.
     check_host: bool = True
+    throttle: Throttle = field(default_factory=Throttle)
 
     def session_value(self) -> str:
         """What the login cookie holds: a keyed digest of the token, never the token itself."""
         assert self.token is not None
         return hmac.new(self.token.encode(), b"aigc serve session", hashlib.sha256).hexdigest()
 
-    def authorized(self, request: Request) -> bool:
-        if self.token is None:
-            return True
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode()):
-            return True
+    def _session_cookie_matches(self, request: Request) -> bool:
         cookie = request.cookies.get(COOKIE, "")
         return bool(cookie) and hmac.compare_digest(cookie.encode(), self.session_value().encode())
 
     def token_matches(self, given: str) -> bool:
         return self.token is not None and hmac.compare_digest(given.encode(), self.token.encode())
+
+    def check_token(self, request: Request, given: str) -> Response | None:
+        """None if `given` is the token; else the answer (401, or 429 while the address must wait).
+
+        A wrong token counts against the client's address; while it waits no token of its is checked,
+        so a guess can be neither confirmed nor refuted.
+        """
+        address = client_address(request)
+        wait_s = self.throttle.wait_s(address)
+        if wait_s:
+            return throttled(request, address, wait_s)
+        if self.token_matches(given):
+            return None
+        self.throttle.fail(address)
+        return _unauthorized()
 
     def refusal(self, request: Request) -> Response | None:
         """The response that refuses this request, or None to let it through."""
@@ -72,15 +86,24 @@ class Guard:
         if request.method not in SAFE_METHODS and _cross_site(request):
             return PlainTextResponse("cross-site request refused", status_code=403)
         path = request.url.path
-        if path.startswith(OPEN_PATHS) or self.authorized(request):
+        if self.token is None or path.startswith(OPEN_PATHS):
+            return None
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            return self.check_token(request, given.strip())
+        if self._session_cookie_matches(request):  # a keyed digest: not worth guessing, not counted
             return None
         if request.method == "GET" and not path.startswith("/api") and "text/html" in request.headers.get("accept", ""):
             return RedirectResponse(f"/login?next={_quote_path(request)}", status_code=303)
-        return PlainTextResponse(
-            "missing or wrong token: send 'Authorization: Bearer <AIGC_API_TOKEN>'",
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        return _unauthorized()
+
+
+def _unauthorized() -> Response:
+    return PlainTextResponse(
+        "missing or wrong token: send 'Authorization: Bearer <AIGC_API_TOKEN>'",
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def _host_name(host_header: str) -> str:

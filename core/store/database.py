@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import CursorResult, Engine, Result
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,3 +43,9 @@ class Store:
             if not is_unusable(exc):
                 raise
             raise unusable(self.engine.url, exc) from exc
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched: `Session.execute` is typed as returning a plain `Result`."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -18,9 +19,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, Operational
 
 from aigc.core.errors import StoreUnavailable, first_line
 from aigc.core.masking import masked
-
-# The newest migration's revision id; tests assert it equals Alembic's head so the two never drift.
-SCHEMA_REVISION = "0002"
+from aigc.core.store.schema import SCHEMA_REVISION  # the newest migration's revision id
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -142,7 +141,7 @@ def _connect_args(backend: str) -> dict[str, object]:
     return {"connect_timeout": 5} if backend == "postgresql" else {}
 
 
-def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # autocommit at the driver; SQLAlchemy's "begin" hook opens transactions
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from aigc.core.context import PendingModel, PendingResult
 from aigc.core.masking import masked
-from aigc.core.store.database import Store
+from aigc.core.store.database import Store, rowcount
 from aigc.core.store.models import Job, JobStatus, Metric, Model, Result, utcnow
 
 
@@ -106,7 +106,7 @@ def create_job(
     return job
 
 
-def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+def _claimable(now: datetime) -> ColumnElement[bool]:
     fresh = and_(
         Job.status == JobStatus.queued,
         Job.cancel_requested.is_(False),
@@ -141,7 +141,7 @@ def claim_job(store: Store, job_id: int, owner: LeaseOwner, lease_s: float) -> C
     return Claim(job_id, attempt, owner, ClaimedJob(*job))
 
 
-def _held(claim: Claim):  # type: ignore[no-untyped-def]
+def _held(claim: Claim) -> ColumnElement[bool]:
     return and_(
         Job.id == claim.job_id,
         Job.status == JobStatus.running,
@@ -154,7 +154,7 @@ def renew_lease(store: Store, claim: Claim, lease_s: float, **progress: Any) -> 
     """Extend the lease (and write progress if given); False when the attempt no longer holds the job."""
     values: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=lease_s), **progress}
     with store.transaction() as session:
-        return session.execute(update(Job).where(_held(claim)).values(**values)).rowcount == 1
+        return rowcount(session.execute(update(Job).where(_held(claim)).values(**values))) == 1
 
 
 def poll(store: Store, claim: Claim) -> str | None:
@@ -176,7 +176,7 @@ def _write_outputs(
 ) -> None:
     if results:
         session.execute(
-            Result.__table__.insert(),
+            insert(Result),
             [
                 {
                     "job_id": job_id,
@@ -203,7 +203,7 @@ def _write_outputs(
         session.execute(delete(Metric).where(Metric.job_id == job_id, Metric.key == key, Metric.step >= step))
     if latest:
         session.execute(
-            Metric.__table__.insert(),
+            insert(Metric),
             [{"job_id": job_id, "key": k, "step": s, "value": v} for (k, s), v in latest.items()],
         )
 
@@ -285,13 +285,29 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
 
 
 def request_cancel(store: Store, job_id: int) -> JobStatus:
-    """Cancel a job: a queued one never runs; a running one stops at its next progress point."""
+    """Cancel a job: a queued one never runs; a running one stops at its next progress point.
+
+    A running job whose lease lapsed has nobody to reach a progress point: it ends `cancelled` at once.
+    Should its attempt still be alive after all, its next write finds the lease gone and stops it.
+    """
     now = utcnow()
     with store.transaction() as session:
         session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == JobStatus.queued)
             .values(status=JobStatus.cancelled, cancel_requested=True, finished_at=now, error="cancelled while queued")
+        )
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.running, Job.lease_expires_at < now)
+            .values(
+                status=JobStatus.cancelled,
+                cancel_requested=True,
+                finished_at=now,
+                error="cancelled; its lease had lapsed",
+                lease_owner=None,
+                lease_expires_at=None,
+            )
         )
         session.execute(
             update(Job).where(Job.id == job_id, Job.status == JobStatus.running).values(cancel_requested=True)
@@ -305,29 +321,27 @@ def mark_dispatched(store: Store, job_ids: Sequence[int]) -> None:
         session.execute(update(Job).where(Job.id.in_(job_ids)).values(dispatched_at=utcnow()))
 
 
-def reap_lapsed(store: Store) -> tuple[list[int], list[int]]:
-    """Requeue running jobs whose lease lapsed (their worker died); fail those out of attempts.
+def reap_lapsed(store: Store, job_ids: Sequence[int] | None = None) -> tuple[list[int], list[int]]:
+    """Requeue running jobs whose lease lapsed (the process running them died); fail those out of attempts.
 
-    Returns (requeued ids, failed ids).
+    Only the jobs in `job_ids` if given. Returns (requeued ids, failed ids).
     """
     now = utcnow()
+    query = select(Job).where(Job.status == JobStatus.running, Job.lease_expires_at < now)
+    if job_ids is not None:
+        query = query.where(Job.id.in_(job_ids))
     with store.transaction() as session:
-        lapsed = (
-            session.execute(
-                select(Job).where(Job.status == JobStatus.running, Job.lease_expires_at < now).with_for_update()
-            )
-            .scalars()
-            .all()
-        )
+        lapsed = session.execute(query.with_for_update()).scalars().all()
         requeued, failed = [], []
         for job in lapsed:
             job.lease_owner = None
             job.lease_expires_at = None
             if job.cancel_requested:
-                job.status, job.finished_at, job.error = JobStatus.cancelled, now, "cancelled; its worker died"
+                job.status, job.finished_at, job.error = JobStatus.cancelled, now, "cancelled; its lease had lapsed"
             elif job.attempts >= job.max_attempts:
                 job.status, job.finished_at = JobStatus.failed, now
-                job.error = f"gave up after {job.attempts} attempts: the worker running it stopped renewing its lease"
+                tries = f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}"
+                job.error = f"gave up after {tries}: the process running it stopped renewing its lease"
                 failed.append(job.id)
             else:
                 job.status = JobStatus.queued

@@ -71,6 +71,18 @@ class Job(Base):
     def state(self) -> JobStatus:
         return JobStatus(self.status)
 
+    def lease_lapsed_s(self, now: datetime | None = None) -> float | None:
+        """Seconds since a running job's lease ran out (the process running it stopped renewing it);
+        None while the lease holds or when the job is not running."""
+        if self.status != JobStatus.running or self.lease_expires_at is None:
+            return None
+        lapsed = ((now or utcnow()) - self.lease_expires_at).total_seconds()
+        return lapsed if lapsed > 0 else None
+
+    @property
+    def lease_lapsed(self) -> bool:
+        return self.lease_lapsed_s() is not None
+
     @property
     def duration_s(self) -> float | None:
         if self.started_at is None:

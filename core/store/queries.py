@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from aigc.core.errors import UnknownJob
@@ -162,7 +162,7 @@ def model_use_counts(session: Session) -> dict[tuple[str, str], int]:
         .where(Job.model_id.is_not(None))
         .group_by(Job.plugin, Job.model_id)
     )
-    return {(plugin, model_id): count for plugin, model_id, count in session.execute(query)}
+    return {(plugin, model_id): count for plugin, model_id, count in session.execute(query) if model_id is not None}
 
 
 def queued_due_counts(session: Session, now: datetime) -> dict[str, int]:
@@ -180,7 +180,7 @@ def stale_queued(session: Session, now: datetime, sent_before: datetime | None, 
     return session.execute(query).scalars().all()
 
 
-def _due_queued(now: datetime):  # type: ignore[no-untyped-def]
+def _due_queued(now: datetime) -> ColumnElement[bool]:
     return and_(
         Job.status == JobStatus.queued,
         Job.cancel_requested.is_(False),

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
-from aigc.core.store.database import Store
+from aigc.core.store.database import Store, rowcount
 from aigc.core.store.models import Job, JobStatus, Worker, utcnow
 
 # A worker row whose heartbeat is older than this is deleted by any reaper (a node long gone).
@@ -53,7 +53,7 @@ def beat(store: Store, name: str) -> bool:
         done = session.execute(
             update(Worker).where(Worker.name == name, Worker.pid == os.getpid()).values(heartbeat_at=utcnow())
         )
-        return done.rowcount == 1
+        return rowcount(done) == 1
 
 
 def stopped(store: Store, name: str) -> None:

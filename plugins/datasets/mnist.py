@@ -166,17 +166,53 @@ def load_mnist(source: str | Path | None = None, *, labels: bool = True, downloa
             download_mnist(folder, names=[f"{IMAGES}.gz", f"{LABELS}.gz"] if labels else [f"{IMAGES}.gz"])
         source = folder
     source = Path(source).expanduser()
+    images_path = images_file(source)
+    images = _read_images(images_path)
+    labels_path = _labels_beside(images_path) if labels else None
+    return MnistData(images, _read_labels(labels_path, len(images)) if labels_path else None, source)
+
+
+def images_file(source: str | Path) -> Path:
+    """The images IDX file of a folder (by its standard names) or the file itself; UsageError if none."""
+    source = Path(source).expanduser()
     if source.is_dir():
         images_path = _first_existing(source, IMAGE_NAMES)
         if images_path is None:
             raise UsageError(f"{source}: no MNIST images file; expected {IMAGES}.gz (or t10k-images-idx3-ubyte[.gz])")
-    elif source.is_file():
-        images_path = source
-    else:
-        raise UsageError(f"{source}: no such file or folder; expected an MNIST folder or images IDX file")
-    images = _read_images(images_path)
-    labels_path = _labels_beside(images_path) if labels else None
-    return MnistData(images, _read_labels(labels_path, len(images)) if labels_path else None, source)
+        return images_path
+    if source.is_file():
+        return source
+    raise UsageError(f"{source}: no such file or folder; expected an MNIST folder or images IDX file")
+
+
+def digits_in_param(name: str, source: str | Path | None) -> int | None:
+    """`digit_count(source)` for a job's param `name`: its errors begin with the param's name."""
+    try:
+        return digit_count(source)
+    except UsageError as exc:
+        raise UsageError(f"{name} {exc}") from None
+
+
+def digit_count(source: str | Path | None) -> int | None:
+    """How many digits `load_mnist(source)` reads, from the images file's header alone (a quick check
+    before a job); None for the cache folder while it is empty (the job downloads it)."""
+    if source is None:
+        folder = cache_dir()
+        if _first_existing(folder, IMAGE_NAMES) is None:
+            return None
+        source = folder
+    path = images_file(source)
+    try:
+        with open(path, "rb") as raw:
+            head = raw.read(8)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as unpacked:
+                head = unpacked.read(8)
+    except (OSError, EOFError) as exc:
+        raise UsageError(f"{path}: unreadable ({exc}); expected an MNIST images IDX file") from None
+    if len(head) < 8 or head[:2] != b"\0\0" or head[2] not in IDX_DTYPES or head[3] != 3:
+        raise UsageError(f"{path}: not an IDX images file (magic {head[:4].hex() or 'missing'}); expected 00 00 08 03")
+    return int.from_bytes(head[4:8], "big")
 
 
 def split(data: MnistData, holdout: int) -> tuple[MnistData, MnistData]:

@@ -5,7 +5,9 @@ Imports no torch: each job's module (which does) is imported when the job runs.
 
 from __future__ import annotations
 
-from aigc.core.plugin_api import Modality, Plugin, job
+from collections.abc import Callable
+
+from aigc.core.plugin_api import JobKind, JobParams, LoadedModel, Modality, Plugin, job
 from aigc.plugins.gan.params import EvaluateParams, GenerateParams, TrainParams
 
 
@@ -22,3 +24,8 @@ class GanPlugin(Plugin):
     train = job("aigc.plugins.gan.training:train")
     generate = job("aigc.plugins.gan.generation:generate")
     evaluate = job("aigc.plugins.gan.evaluation:evaluate")
+
+    def check(self, kind: JobKind, params: JobParams, load_model: Callable[[], LoadedModel]) -> None:
+        from aigc.plugins.gan.checks import check
+
+        check(kind, params)

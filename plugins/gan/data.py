@@ -6,8 +6,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from aigc.core.plugin_api import UsageError
+from aigc.core.plugin_api import JobKind, UsageError
 from aigc.plugins.datasets.mnist import MnistData, load_mnist, split
+from aigc.plugins.gan.checks import check_holdout
 from aigc.plugins.gan.params import TrainParams
 
 
@@ -17,8 +18,7 @@ def train_set(params: TrainParams) -> MnistData:
     if params.conditional and data.labels is None:
         message = "no labels file beside the images; conditional=false trains without labels"
         raise UsageError(f"{data.source}: {message}")
-    if params.holdout >= len(data):
-        raise UsageError(f"holdout {params.holdout} leaves none of the {len(data)} digits to train on; lower it")
+    check_holdout(JobKind.train, params.holdout, len(data))  # checked before the job too, unless data is the cache
     return split(data, params.holdout)[0] if params.holdout else data
 
 

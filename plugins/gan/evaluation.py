@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-from aigc.core.plugin_api import JobContext, UsageError
+from aigc.core.plugin_api import JobContext, JobKind
 from aigc.plugins.datasets.mnist import load_mnist, split
+from aigc.plugins.gan.checks import check_holdout
 from aigc.plugins.gan.classifier import load_classifier, score
 from aigc.plugins.gan.generation import BATCH
 from aigc.plugins.gan.networks import load_model
@@ -48,8 +49,7 @@ def class_coverage(probs: np.ndarray) -> float:
 
 def evaluate(ctx: JobContext, params: EvaluateParams) -> None:
     data = load_mnist(params.data)
-    if params.holdout >= len(data):
-        raise UsageError(f"holdout {params.holdout} leaves none of the {len(data)} digits for the real sample")
+    check_holdout(JobKind.evaluate, params.holdout, len(data))
     rest, reference = split(data, params.holdout)
     rng = np.random.default_rng(ctx.seed)
     real = rest.images[np.sort(rng.choice(len(rest), min(params.samples, len(rest)), replace=False))]

@@ -123,4 +123,4 @@ def load_model(ctx: JobContext, ref: str | None) -> tuple[Generator, LoadedModel
     except RuntimeError as exc:
         raise UsageError(f"model {model.id} is not a gan generator of config {config}: {exc}") from None
     # channels-last: the transposed convolutions run about twice as fast on CPU in that layout.
-    return generator.to(ctx.device, memory_format=torch.channels_last).eval(), model
+    return generator.to(ctx.device, memory_format=torch.channels_last).eval(), model  # type: ignore[call-overload]  # torch's stub omits memory_format

@@ -5,7 +5,7 @@ No torch here: `aigc plugins show gan` prints these without loading any model co
 
 from __future__ import annotations
 
-from aigc.core.plugin_api import Field, JobParams, ModelParams
+from aigc.core.plugin_api import DataPath, Field, JobParams, ModelParams
 
 DATA_HELP = "MNIST folder or images IDX file (.gz or raw); default: the cache, downloaded when missing"
 
@@ -28,7 +28,7 @@ class TrainParams(JobParams):
     )
     g_channels: int = Field(32, ge=4, le=512, description="generator width at 14x14 (twice that at 7x7)")
     d_channels: int = Field(32, ge=4, le=512, description="discriminator width at 14x14 (twice that at 7x7)")
-    data: str | None = Field(None, description=DATA_HELP)
+    data: DataPath | None = Field(None, description=DATA_HELP)
     holdout: int = Field(
         2000, ge=0, description="the last N digits of data are not trained on (the reference set of evaluate)"
     )
@@ -48,7 +48,7 @@ class GenerateParams(ModelParams):
 class EvaluateParams(ModelParams):
     deprecated_names = {"reference": "holdout"}
 
-    data: str | None = Field(None, description="real digits: " + DATA_HELP)
+    data: DataPath | None = Field(None, description="real digits: " + DATA_HELP)
     samples: int = Field(2000, ge=10, le=50_000, description="generated digits scored, and real digits beside them")
     holdout: int = Field(
         2000, ge=10, le=50_000, description="the last N digits of data (held out by train) are the reference set"

@@ -79,8 +79,8 @@ def update_average(average: Generator, generator: Generator, decay: float, step:
     decay = min(decay, (1 + step) / (10 + step))
     for avg, live in zip(average.parameters(), generator.parameters(), strict=True):
         avg.lerp_(live, 1.0 - decay)
-    for avg, live in zip(average.buffers(), generator.buffers(), strict=True):
-        avg.copy_(live)
+    for avg_buffer, live_buffer in zip(average.buffers(), generator.buffers(), strict=True):
+        avg_buffer.copy_(live_buffer)
 
 
 @torch.no_grad()

@@ -9,7 +9,9 @@ transformers: each job's module (which does) is imported when the job runs.
 
 from __future__ import annotations
 
-from aigc.core.plugin_api import Modality, Plugin, job
+from collections.abc import Callable
+
+from aigc.core.plugin_api import JobKind, JobParams, LoadedModel, Modality, Plugin, job
 from aigc.plugins.text.params import EvaluateParams, GenerateParams, TrainParams
 
 
@@ -27,3 +29,8 @@ class TextPlugin(Plugin):
     train = job("aigc.plugins.text.training:train")
     generate = job("aigc.plugins.text.generation:generate")
     evaluate = job("aigc.plugins.text.evaluation:evaluate")
+
+    def check(self, kind: JobKind, params: JobParams, load_model: Callable[[], LoadedModel]) -> None:
+        from aigc.plugins.text.checks import check
+
+        check(params, load_model)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from aigc.core.plugin_api import JobContext, UsageError
 from aigc.plugins.text import networks
+from aigc.plugins.text.checks import corpus_file
 from aigc.plugins.text.data import encode, read_text, split_tail
 from aigc.plugins.text.params import EvaluateParams
 
@@ -32,9 +32,7 @@ class Window:
 
 
 def evaluate(ctx: JobContext, p: EvaluateParams) -> None:
-    path = Path(p.corpus).expanduser()
-    if not path.is_file():
-        raise UsageError(f"corpus {p.corpus} not found; give a UTF-8 text file to score")
+    path = corpus_file(p.corpus)
     text = read_text(path)
     if p.split == "validation":
         text = split_tail(text, p.holdout)[1]

@@ -27,7 +27,8 @@ from aigc.plugins.text.streaming import Continuation, StopWhen
 def generate(ctx: JobContext, p: GenerateParams) -> None:
     lm, loaded = networks.load_model(ctx, p.model)
     model, tokenizer = lm.model, lm.tokenizer
-    prompts = [p.prompt] if p.prompts_file is None else read_prompts(p.prompts_file)
+    # The params model guarantees exactly one of prompt and prompts_file.
+    prompts = read_prompts(p.prompts_file) if p.prompts_file is not None else [p.prompt or ""]
     limit = networks.context_of(model)
     encoded = [encode_prompt(tokenizer, prompt, index, limit) for index, prompt in enumerate(prompts)]
 

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GPT2Config,
+    GPT2LMHeadModel,
+    PretrainedConfig,
+    PreTrainedModel,
+)
 from transformers.utils import logging as hf_logging
 
 from aigc.core.plugin_api import JobContext, LoadedModel, UsageError
@@ -59,9 +67,9 @@ def new_gpt2(arch: Architecture, tokenizer: Any) -> GPT2LMHeadModel:
     return GPT2LMHeadModel(config)
 
 
-def context_of(model: PreTrainedModel) -> int | None:
+def context_of(model: PreTrainedModel | PretrainedConfig) -> int | None:
     """The longest sequence the model's position embeddings cover (None: no fixed limit is declared)."""
-    config = model.config
+    config = model.config if isinstance(model, PreTrainedModel) else model
     for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
         value = getattr(config, key, None)
         if isinstance(value, int) and value > 0:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import field_validator, model_validator
 
-from aigc.core.plugin_api import Field, JobParams, ModelParams
+from aigc.core.plugin_api import DataPath, DataPathOrHubName, Field, JobParams, ModelParams
 
 CORPUS_HELP = (
     "UTF-8 text: one file, a folder of .txt files (sorted, joined as documents), or a glob such as 'data/*.txt'"
 )
+# Far more than any model here reads (8,192 tokens at most), yet a bound: a prompt is stored with its job.
+PROMPT_CHARS = 100_000
+# Stop strings: a few short markers, not documents.
+StopString = Annotated[str, Field(max_length=200)]
 # Architecture params a from-scratch model reads; with `base` the base model's own architecture is used.
 ARCHITECTURE = ("tokenizer", "vocab_size", "n_layer", "n_head", "n_embd", "context")
 
@@ -18,11 +22,11 @@ ARCHITECTURE = ("tokenizer", "vocab_size", "n_layer", "n_head", "n_embd", "conte
 class TrainParams(JobParams):
     deprecated_names = {"val_fraction": "holdout"}
 
-    corpus: str = Field(description=CORPUS_HELP)
+    corpus: DataPath = Field(description=CORPUS_HELP)
     holdout: float = Field(
         default=0.1, ge=0, lt=0.5, description="the LAST fraction of the corpus is held out for validation (0: none)"
     )
-    base: str | None = Field(
+    base: DataPathOrHubName | None = Field(
         default=None,
         description="fine-tune this Hugging Face causal-LM (a local folder, or a hub name when online or cached) "
         "with its own tokenizer; default: a new GPT-2 from scratch",
@@ -85,8 +89,10 @@ class TrainParams(JobParams):
 
 
 class GenerateParams(ModelParams):
-    prompt: str | None = Field(default=None, description="text to continue (or use prompts_file)")
-    prompts_file: str | None = Field(default=None, description="a UTF-8 file: each non-empty line is one prompt")
+    prompt: str | None = Field(
+        default=None, max_length=PROMPT_CHARS, description="text to continue (or use prompts_file)"
+    )
+    prompts_file: DataPath | None = Field(default=None, description="a UTF-8 file: each non-empty line is one prompt")
     max_new_tokens: int = Field(
         default=200,
         ge=1,
@@ -102,8 +108,8 @@ class GenerateParams(ModelParams):
     num_return_sequences: int = Field(
         default=1, ge=1, le=256, description="sequences per prompt, seeds seed, seed+1, ..."
     )
-    stop: list[str] = Field(
-        default_factory=list, description="stop a sequence at the first of these strings (cut before it)"
+    stop: list[StopString] = Field(
+        default_factory=list, max_length=16, description="stop a sequence at the first of these strings (cut before it)"
     )
 
     @field_validator("stop", mode="before")
@@ -132,7 +138,7 @@ class GenerateParams(ModelParams):
 class EvaluateParams(ModelParams):
     deprecated_names = {"text": "corpus", "val_fraction": "holdout"}
 
-    corpus: str = Field(description="a UTF-8 text file to score")
+    corpus: DataPath = Field(description="a UTF-8 text file to score")
     split: Literal["all", "validation"] = Field(
         default="all", description="all: the whole file; validation: only its last holdout fraction (train's hold-out)"
     )

@@ -5,7 +5,9 @@ Imports no torch: each job's module (which does) is imported when the job runs.
 
 from __future__ import annotations
 
-from aigc.core.plugin_api import Modality, Plugin, job
+from collections.abc import Callable
+
+from aigc.core.plugin_api import JobKind, JobParams, LoadedModel, Modality, Plugin, job
 from aigc.plugins.vae.params import EvaluateParams, GenerateParams, TrainParams
 
 
@@ -22,3 +24,8 @@ class VaePlugin(Plugin):
     train = job("aigc.plugins.vae.training:train")
     generate = job("aigc.plugins.vae.generation:generate")
     evaluate = job("aigc.plugins.vae.evaluation:evaluate")
+
+    def check(self, kind: JobKind, params: JobParams, load_model: Callable[[], LoadedModel]) -> None:
+        from aigc.plugins.vae.checks import check
+
+        check(kind, params)

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from aigc.core.plugin_api import UsageError
 from aigc.plugins.datasets.mnist import MnistData, load_mnist
+from aigc.plugins.vae import checks
 
 
 def load_digits(source: str | None) -> MnistData:
@@ -17,12 +17,7 @@ def load_digits(source: str | None) -> MnistData:
 
 def check_indices(data: MnistData, first: int, count: int, what: str) -> None:
     """A UsageError naming the accepted range when digits first..first+count-1 are not all in data."""
-    last = first + count - 1
-    if last >= len(data):
-        picked = f"index {first}" if count == 1 else f"indices {first}..{last}"
-        raise UsageError(
-            f"{what}: {picked} out of range; {data.source} holds {len(data)} digits (indices 0..{len(data) - 1})"
-        )
+    checks.check_indices(len(data), data.source, first, count, what)
 
 
 def to_tensor(images: np.ndarray, device: str) -> Tensor:

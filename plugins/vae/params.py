@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from aigc.core.plugin_api import SEED_LIMIT, Field, JobParams, ModelParams
+from aigc.core.plugin_api import SEED_LIMIT, DataPath, Field, JobParams, ModelParams
 
 DATA_HELP = (
     "MNIST images as an IDX file (.gz or raw) or a folder holding train-images-idx3-ubyte[.gz]; "
@@ -31,7 +31,7 @@ class TrainParams(JobParams):
     jitter: float = Field(
         default=0.5, ge=0, le=1, description="chance that a training digit is moved by up to 1 pixel each draw"
     )
-    data: str | None = Field(default=None, description=DATA_HELP)
+    data: DataPath | None = Field(default=None, description=DATA_HELP)
     holdout: int = Field(default=1000, ge=0, description="the last N digits of the data are never trained on")
     score_every: int = Field(
         default=5, ge=1, le=1000, description="epochs between scores of the held-out digits (and always the last)"
@@ -53,7 +53,7 @@ class GenerateParams(ModelParams):
         "the model; interpolate: steps between digits a and b of data, or between seeds seed_a and seed_b",
     )
     n: int = Field(default=16, ge=1, le=1024, description="sample/reconstruct: how many digits")
-    data: str | None = Field(default=None, description=f"reconstruct/interpolate: {DATA_HELP}")
+    data: DataPath | None = Field(default=None, description=f"reconstruct/interpolate: {DATA_HELP}")
     start: int = Field(default=0, ge=0, description="reconstruct: index of the first digit in data")
     a: int | None = Field(default=None, ge=0, description="interpolate: index in data of the first digit")
     b: int | None = Field(default=None, ge=0, description="interpolate: index in data of the last digit")
@@ -87,7 +87,7 @@ class GenerateParams(ModelParams):
 
 
 class EvaluateParams(ModelParams):
-    data: str | None = Field(default=None, description=DATA_HELP)
+    data: DataPath | None = Field(default=None, description=DATA_HELP)
     holdout: int = Field(
         default=1000,
         ge=0,

@@ -14,8 +14,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from aigc.core.plugin_api import JobContext, UsageError, contact_sheet, encode_grey_png
+from aigc.core.plugin_api import JobContext, contact_sheet, encode_grey_png
 from aigc.plugins.datasets.mnist import split
+from aigc.plugins.vae.checks import check_holdout
 from aigc.plugins.vae.data import load_digits, paired_rows, to_pixels, to_tensor
 from aigc.plugins.vae.networks import VAE, VaeConfig, loss_terms
 from aigc.plugins.vae.params import TrainParams
@@ -60,11 +61,7 @@ class Run:
 def train(ctx: JobContext, params: TrainParams) -> None:
     device = ctx.device
     data = load_digits(params.data)
-    if params.holdout >= len(data):
-        raise UsageError(
-            f"holdout={params.holdout} leaves nothing to train on: {data.source} holds {len(data)} digits; "
-            f"use holdout 0..{len(data) - 1}"
-        )
+    check_holdout(params.holdout, len(data), data.source)  # checked before the job too, unless data is the cache
     train_set, held = split(data, params.holdout) if params.holdout else (data, None)
     x_train = to_tensor(train_set.images, device)
     x_held = to_tensor(held.images, device) if held is not None else None

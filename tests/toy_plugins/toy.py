@@ -35,7 +35,7 @@ class Toy(Plugin):
     TrainParams = ToyTrain
     EvaluateParams = ModelParams
 
-    def generate(self, ctx, params: ToyGenerate) -> None:  # type: ignore[override]
+    def generate(self, ctx, params: ToyGenerate) -> None:
         rng = np.random.default_rng(ctx.seed)
         for i in range(params.n):
             pixels = rng.integers(0, 256, (params.size, params.size), dtype=np.uint8)
@@ -45,7 +45,7 @@ class Toy(Plugin):
             ctx.progress(i + 1, params.n)
             time.sleep(params.sleep)
 
-    def train(self, ctx, params: ToyTrain) -> None:  # type: ignore[override]
+    def train(self, ctx, params: ToyTrain) -> None:
         import torch
 
         state = ctx.load_checkpoint()
@@ -64,7 +64,7 @@ class Toy(Plugin):
             {"weight": weight}, name="toy", config={"epochs": params.epochs}, metrics={"loss": 1.0 / params.epochs}
         )
 
-    def evaluate(self, ctx, params: ModelParams) -> None:  # type: ignore[override]
+    def evaluate(self, ctx, params: ModelParams) -> None:
         from aigc.core.artifacts import load_tensors
 
         model = ctx.load_model(params.model)
@@ -84,7 +84,7 @@ class Chatter(Plugin):
         prompt: str = Field(..., min_length=1, description="text to echo")
         n: int = Field(2, ge=1, le=100, description="how many echoes")
 
-    def generate(self, ctx, params) -> None:  # type: ignore[override]
+    def generate(self, ctx, params) -> None:
         for i in range(params.n):
             text = f"{params.prompt} #{i}"
             ctx.stream(text + "\n")
