@@ -103,7 +103,7 @@ def show_plugin(
             field = model.model_fields.get(p.name)
             required = field is not None and field.is_required()
             default = "required" if required else "-" if p.default is None else repr(p.default)
-            table.add_row(p.name, p.type, default, p.limits or "-", note=p.help)
+            table.add_row(p.name, p.type, default, p.limits, note=p.help)
         print_table(table)
 
 
