@@ -58,9 +58,16 @@ def staged_folder(target: Path, *, force: bool, option: str = "--out") -> Iterat
 
 
 def check_target(target: Path, *, force: bool, option: str = "--out") -> None:
-    """The checks `staged_folder` starts with, for a caller that refuses before it starts the work."""
+    """The checks `staged_folder` starts with, and a trial staging folder where it would make one: for a
+    caller that refuses a destination before it starts the work (`aigc submit --out`, before the job)."""
     try:
-        _check(target, force, option)
+        exists = _check(target, force, option)
+        parent = target if exists else target.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent))
+        _staging(parent, target.name).rmdir()
     except OSError as exc:
         raise UsageError(_message(target, exc)) from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,17 +69,8 @@ def _show(job: Job, rows: list[Result], preview: bool) -> None:
 def check_destination(out_dir: Path, force: bool = False) -> None:
     """Refuse, before anything is written (or a job is created), a destination that cannot hold files."""
     from aigc.cli.output_folder import check_target
-    from aigc.core.errors import UsageError
 
     check_target(out_dir, force=force)
-
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir}: not a folder; give a folder path (created if missing)")
-    existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        raise UsageError(f"--out {out_dir}: {existing} is a file, not a folder; give a folder path")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out_dir}: {existing} is not writable; give a folder you can write to")
 
 
 def write_results(job: Job, rows: list[Result], out_dir: Path, force: bool = False) -> None:

@@ -150,7 +150,7 @@ def test_the_cli_confines_paths_too_when_roots_are_set(sqlite_settings, layout):
     )
     bad = cli(sqlite_settings, "config", env=env_for(sqlite_settings, AIGC_DATA_ROOTS="data"))
     assert bad.returncode == 2 and bad.stderr.startswith(
-        "error: AIGC_DATA_ROOTS='data' is not valid; accepted: absolute folders, separated by ':'"
+        "error: AIGC_DATA_ROOTS='data' is not valid (not absolute); accepted: absolute folders, separated by ':'"
     )
 
 

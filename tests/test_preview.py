@@ -181,19 +181,15 @@ def test_bad_out_or_preview_settings_are_one_line_and_store_nothing(sqlite_setti
     a_file.write_text("")
     broker = env_for(sqlite_settings, AIGC_BROKER_URL=f"redis://127.0.0.1:6379/{redis_db}")
     cases = [
-        (["--out", str(a_file)], None, f"error: --out {a_file}: not a folder; give a folder path (created if missing)"),
-        (
-            ["--out", str(a_file / "sub")],
-            None,
-            f"error: --out {a_file / 'sub'}: {a_file} is a file, not a folder; give a folder path",
-        ),
+        (["--out", str(a_file)], None, f"error: --out {a_file} exists and is not a folder; give a new or empty folder"),
+        (["--out", str(a_file / "sub")], None, f"error: cannot write to {a_file / 'sub'}: Not a directory ({a_file})"),
         (
             ["--out", str(tmp_path / "d"), "--no-wait"],
             broker,
             "error: --out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`",
         ),
-        ([], env_for(sqlite_settings, AIGC_PREVIEW="sometimes"), "error: AIGC_PREVIEW='sometimes' is not valid; "),
-        ([], env_for(sqlite_settings, AIGC_SERVER_URL="ftp://x"), "error: AIGC_SERVER_URL='ftp://x' is not valid; "),
+        ([], env_for(sqlite_settings, AIGC_PREVIEW="sometimes"), "error: AIGC_PREVIEW='sometimes' is not valid"),
+        ([], env_for(sqlite_settings, AIGC_SERVER_URL="ftp://x"), "error: AIGC_SERVER_URL='ftp://x' is not valid"),
     ]
     for extra, env, message in cases:
         done = cli(sqlite_settings, "submit", "generate", "--plugin", "toy", *extra, env=env)
@@ -203,4 +199,4 @@ def test_bad_out_or_preview_settings_are_one_line_and_store_nothing(sqlite_setti
         assert queries.list_jobs(session, limit=10) == []
     assert not (tmp_path / "d").exists()
     written = cli(sqlite_settings, "results", "1", "--out", str(a_file))
-    assert written.returncode == 2 and written.stderr.startswith(f"error: --out {a_file}: not a folder")
+    assert written.returncode == 2 and written.stderr.startswith(f"error: --out {a_file} exists and is not a folder")
