@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.text import Text
 
 from aigc.cli.render import out, print_json
 
@@ -25,6 +24,8 @@ def doctor(
     if json_out:
         print_json({"ok": not failed, "checks": [vars(c) for c in checks]})
     else:
+        from rich.text import Text
+
         width = max(len(c.name) for c in checks)
         for c in checks:
             line = Text(f"{c.level:<4}", style=LEVEL_STYLE[c.level])

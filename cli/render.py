@@ -4,13 +4,42 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, even piped
+
+class _ConsoleOnFirstUse:
+    """A rich Console made when first used: importing rich costs about 30 ms, which a TAB of shell
+    completion (target 0.3 s in all) should not pay for output it never prints."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    # Special methods bypass __getattr__; rich's Live enters its console as a context manager.
+    def __enter__(self) -> Console:
+        return self._made().__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._made().__exit__(*exc_info)
+
+    def _made(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+
+out = cast("Console", _ConsoleOnFirstUse(highlight=False, soft_wrap=True))
+# stderr: messages and bars; a message stays one line, even piped
+err = cast("Console", _ConsoleOnFirstUse(stderr=True, highlight=False, soft_wrap=True))
 
 
 def print_json(value: Any) -> None:
@@ -64,4 +93,6 @@ def status_text(status: str) -> str:
 
 def status_cell(status: str) -> Text:
     """A job status as a styled table cell (see aigc.cli.table)."""
+    from rich.text import Text
+
     return Text(status, style=STATUS_STYLE.get(status, "white"))

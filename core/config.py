@@ -1,6 +1,6 @@
 """Settings: what the store, the runner and the queue need, from the AIGC_* variables.
 
-Every AIGC_* variable is parsed and checked once, by the pydantic-settings model in
+Every AIGC_* variable is parsed and checked once, by the pydantic model in
 `aigc.core.environment` (a bad value is one line naming the variable and what it accepts). That
 module is imported on the first read, not with this one: `aigc --help` never pays for pydantic.
 """
