@@ -50,6 +50,7 @@ class JobOut(BaseModel):
     started_at: UtcTime | None
     finished_at: UtcTime | None
     duration_s: float | None
+    token: str | None = Field(description="the name of the API token that submitted it; null from the command line")
 
 
 class CancelOut(BaseModel):
