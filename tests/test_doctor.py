@@ -188,7 +188,7 @@ def test_a_running_server_answers_with_the_token_only(tmp_path):
         assert bad.returncode == 1
         level, rest = lines_of(bad)["server"]
         assert level == "fail" and rest.startswith(f"{served.url}: HTTP 401: missing or wrong token")
-        assert rest.endswith("→ set AIGC_API_TOKEN to the server's token")
+        assert rest.endswith("→ set AIGC_TOKEN to a token of the server's (`aigc tokens create`)")
     finally:
         stop_server(served)
 
