@@ -85,7 +85,7 @@ def test_a_used_store_is_described(sqlite_settings):
     assert cli(sqlite_settings, "submit", "generate", "--plugin", "toy").returncode == 0
     done = doctor(env=env_for(sqlite_settings))
     level, found = lines_of(done)["store"]
-    assert level == "ok" and found.startswith(f"{sqlite_settings.database_url}: schema 0002, 1 job, ")
+    assert level == "ok" and found.startswith(f"{sqlite_settings.database_url}: schema 0003_tokens, 1 job, ")
 
 
 @pytest.mark.parametrize(
