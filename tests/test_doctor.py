@@ -134,7 +134,7 @@ def test_an_unmigrated_postgres_store_asks_for_db_upgrade(tmp_path):
         done = doctor(env=fresh_env(tmp_path, AIGC_DATABASE_URL=url))
     assert done.returncode == 1
     level, rest = lines_of(done)["store"]
-    assert level == "fail" and "at schema revision none, this aigc needs 0002  → run `aigc db upgrade`" in rest
+    assert level == "fail" and "at schema revision none, this aigc needs 0003_tokens  → run `aigc db upgrade`" in rest
 
 
 def test_queues_without_a_live_worker_are_named(tmp_path, redis_db):
