@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from aigc.cli.render import age, err, out, print_json
@@ -19,7 +21,9 @@ def create(
     max_request_bytes: int | None = typer.Option(
         None, "--max-request-bytes", min=1024, help="Largest request body (413 beyond). Default: the server's."
     ),
-    max_n: int | None = typer.Option(None, "--max-n", min=1, help="Largest `n` of one job (413 beyond). Default: none."),
+    max_n: int | None = typer.Option(
+        None, "--max-n", min=1, help="Largest `n` of one job (413 beyond). Default: none."
+    ),
 ) -> None:
     """Make a token and print it, once: only its sha256 is kept. Give it to the person as AIGC_TOKEN."""
     from aigc.core.store import Store
@@ -38,7 +42,7 @@ def list_tokens(json_out: bool = typer.Option(False, "--json", help="Print JSON 
     from aigc.core.store import Store
     from aigc.core.tokens import listed
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": t.name,
             "admin": t.admin,

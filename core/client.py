@@ -269,7 +269,7 @@ def _raise_for(response: httpx.Response, url: str) -> None:
 
 def _server_sent(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
     """The `job` events of a server-sent-events stream, as dicts (comments and other events skipped)."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if not line:
             if event == "job" and data:

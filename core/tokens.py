@@ -151,6 +151,8 @@ def _caller_of(row: Token) -> Caller:
 def check_submission(store: Store, caller: Caller, params: dict[str, Any]) -> None:
     """Refuse a job the caller's limits do not allow: too large an `n` (413), too many jobs at once (429)."""
     n = params.get("n")
+    if isinstance(n, str) and n.strip().isdigit():  # `-p n=64` arrives as text, for pydantic to coerce
+        n = int(n)
     if caller.max_n is not None and isinstance(n, int) and n > caller.max_n:
         raise OverLimit(f"n={n} is over token '{caller.name}''s limit of {caller.max_n} per job; ask for fewer", 413)
     if caller.max_queued is not None and caller.name is not None:
@@ -158,7 +160,6 @@ def check_submission(store: Store, caller: Caller, params: dict[str, Any]) -> No
             waiting = rows.unfinished_jobs(session, caller.name)
         if waiting >= caller.max_queued:
             raise OverLimit(
-                f"token '{caller.name}' has {waiting} jobs queued or running, its limit; "
-                "submit again when one ends",
+                f"token '{caller.name}' has {waiting} jobs queued or running, its limit; submit again when one ends",
                 429,
             )

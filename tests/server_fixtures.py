@@ -49,7 +49,9 @@ def serving(settings: Settings, **env: str) -> Iterator[Served]:
     try:
         while True:
             if process.poll() is not None:
-                pytest.fail(f"aigc serve exited {process.returncode}: {process.stdout.read() if process.stdout else ''}")
+                pytest.fail(
+                    f"aigc serve exited {process.returncode}: {process.stdout.read() if process.stdout else ''}"
+                )
             try:
                 if httpx.get(url + "/static/style.css", timeout=2).status_code == 200:
                     break

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from aigc.cli.plugin_view import plugin_detail, plugin_dicts
 from aigc.cli.serialize import job_dict
 from aigc.cli.serve import actions, views
 from aigc.cli.serve.cluster import cluster
@@ -26,7 +27,7 @@ from aigc.cli.serve.schemas import (
 from aigc.core.errors import NotAllowed, OverLimit, UsageError
 from aigc.core.jobs import Submission
 from aigc.core.plugin import JobKind
-from aigc.core.registry import discover, get_plugin
+from aigc.core.registry import discover
 from aigc.core.store import MAX_ID, JobStatus, queries
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -50,18 +51,7 @@ Srv = Annotated[Any, Depends(server)]
 
 @router.get("/plugins", response_model=list[PluginOut], summary="Plugins, broken ones with their error")
 def list_plugins(srv: Srv) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": e.name,
-            "modality": str(e.plugin.modality) if e.plugin else None,
-            "description": e.plugin.description if e.plugin else None,
-            "package": e.package,
-            "source": e.source,
-            "status": e.status,
-            "error": e.error,
-        }
-        for e in discover(srv.store.settings.plugin_path).values()
-    ]
+    return plugin_dicts(srv.store.settings.plugin_path)
 
 
 @router.get(
@@ -71,16 +61,7 @@ def list_plugins(srv: Srv) -> list[dict[str, Any]]:
     responses={409: {"model": ErrorOut, "description": "the plugin is broken"}},
 )
 def show_plugin(name: PluginName, srv: Srv) -> dict[str, Any]:
-    plugin = get_plugin(name, srv.store.settings.plugin_path)
-    return {
-        "name": plugin.name,
-        "modality": str(plugin.modality),
-        "description": plugin.description,
-        "queue": plugin.queue,
-        "contract": plugin.contract,
-        "bundled_model": plugin.bundled_model,
-        "params": {str(k): plugin.params_model(k).model_json_schema() for k in JobKind},
-    }
+    return plugin_detail(name, srv.store.settings.plugin_path)
 
 
 @router.post(

@@ -89,7 +89,8 @@ class Guard:
         return None
 
     def login_cookie(self, caller: Caller) -> str:
-        found = self.book.by_name(caller.name) if self.book is not None and caller.name != ADMIN.name else None
+        named = self.book is not None and caller.name is not None and caller.name != ADMIN.name
+        found = self.book.by_name(caller.name) if named and self.book is not None and caller.name else None
         return self.session_value(caller, found[1] if found else None)
 
     def check_token(self, request: Request, given: str) -> Response | Caller:

@@ -174,7 +174,10 @@ class Token(Base):
     """
 
     __tablename__ = "tokens"
-    __table_args__ = (UniqueConstraint("name", name="uq_tokens_name"), UniqueConstraint("digest", name="uq_tokens_digest"))
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_tokens_name"),
+        UniqueConstraint("digest", name="uq_tokens_digest"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100))

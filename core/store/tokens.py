@@ -70,7 +70,5 @@ def mark_used(session: Session, name: str, when: datetime) -> None:
 
 def unfinished_jobs(session: Session, name: str) -> int:
     """The jobs of token `name` that are queued or running: what its `max_queued` limits."""
-    query = select(func.count()).where(
-        Job.token_name == name, Job.status.in_([JobStatus.queued, JobStatus.running])
-    )
+    query = select(func.count()).where(Job.token_name == name, Job.status.in_([JobStatus.queued, JobStatus.running]))
     return int(session.execute(query).scalar_one())
