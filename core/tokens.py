@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from aigc.core.errors import NotAllowed, OverLimit, UsageError
+from aigc.core.errors import NotAllowed, OverLimit, UsageError, excerpt
 from aigc.core.store import Store
 from aigc.core.store import tokens as rows
 from aigc.core.store.models import Token, utcnow
@@ -151,10 +151,14 @@ def _caller_of(row: Token) -> Caller:
 def check_submission(store: Store, caller: Caller, params: dict[str, Any]) -> None:
     """Refuse a job the caller's limits do not allow: too large an `n` (413), too many jobs at once (429)."""
     n = params.get("n")
-    if isinstance(n, str) and n.strip().isdigit():  # `-p n=64` arrives as text, for pydantic to coerce
-        n = int(n)
+    if isinstance(n, str) and n.strip().isascii() and n.strip().isdigit():  # `-p n=64` arrives as text
+        digits = n.strip()
+        n = int(digits) if len(digits) <= 18 else 10**18  # no int() of a million digits
     if caller.max_n is not None and isinstance(n, int) and n > caller.max_n:
-        raise OverLimit(f"n={n} is over token '{caller.name}''s limit of {caller.max_n} per job; ask for fewer", 413)
+        shown = excerpt(params["n"]) if n >= 10**18 else str(n)
+        raise OverLimit(
+            f"n={shown} is over token '{caller.name}''s limit of {caller.max_n} per job; ask for fewer", 413
+        )
     if caller.max_queued is not None and caller.name is not None:
         with store.transaction() as session:
             waiting = rows.unfinished_jobs(session, caller.name)
