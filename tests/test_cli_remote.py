@@ -38,8 +38,8 @@ def remote(served, *args: str, token: str | None = None, **extra: str) -> subpro
 
 
 def aged(text: str) -> str:
-    """The text with ages ("3s ago") made alike: the two runs happen a moment apart."""
-    return re.sub(r"\b\d+[smhd] ago", "_ ago", text)
+    """The text with ages ("3s ago") made alike, and the padding they change: the two runs are a moment apart."""
+    return "\n".join(" ".join(line.split()) for line in re.sub(r"\b\d+[smhd] ago", "_ ago", text).splitlines())
 
 
 def direct(settings, *args: str) -> subprocess.CompletedProcess[str]:
