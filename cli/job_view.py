@@ -9,28 +9,21 @@ from aigc.cli.render import age, err, out, status_cell, status_text, value_text
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from aigc.core.store import Job, Store
+    from aigc.cli.job_source import JobSource
+    from aigc.core.store import Job
 
 
-def summarize(store: Store, job: Job, *, texts_shown: bool = False, files_hint: bool = True) -> None:
+def summarize(source: JobSource, job: Job, *, texts_shown: bool = False, files_hint: bool = True) -> None:
     """Job id, status, what it produced; generated texts go to stdout."""
-    from aigc.core.store import queries
-
-    with store.transaction() as session:
-        counts = queries.count_results(session, job.id)
-        texts = (
-            []
-            if texts_shown
-            else [r.text for r in queries.results_of(session, job.id) if r.kind == "text" and r.role == "item"]
-        )
-        models = [m for m in queries.models_of(session, job.plugin) if m.source_job_id == job.id]
+    facts = source.facts(job, texts=not texts_shown)
+    counts, texts = facts.counts, facts.texts
     for text in texts:
         out.print(text, markup=False)
         out.print()
     produced = ", ".join(f"{n} {role}{'s' if n != 1 else ''}" for role, n in sorted(counts.items())) or "no results"
     err.print(f"job {job.id} {job_status_text(job)}: {job.plugin} {job.kind}, {produced}", highlight=False)
-    for model in models:
-        err.print(f"  model {model.id} registered ({model.name}); use --model {model.id}")
+    for model_id, name in facts.models:
+        err.print(f"  model {model_id} registered ({name}); use --model {model_id}")
     for key, value in (job.summary or {}).items():
         err.print(f"  {key}: {value_text(value)}")
     if job.status == "failed" and job.error:
@@ -39,14 +32,11 @@ def summarize(store: Store, job: Job, *, texts_shown: bool = False, files_hint: 
         err.print(f"  files: aigc results {job.id} --out DIR")
 
 
-def show(store: Store, job: Job) -> None:
+def show(source: JobSource, job: Job) -> None:
     from rich.table import Table
 
-    from aigc.core.store import queries
-
-    with store.transaction() as session:
-        counts = queries.count_results(session, job.id)
-        metrics = queries.metrics_of(session, job.id)
+    facts = source.facts(job, texts=False)
+    counts = facts.counts
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -59,6 +49,7 @@ def show(store: Store, job: Job) -> None:
         ("progress", f"{job.progress:.0%} {_info(job.progress_info)}"),
         ("attempts", f"{job.attempts} of at most {job.max_attempts}"),
         ("worker", f"{job.worker or '-'} ({job.device or 'device not chosen'})"),
+        ("submitted by", f"token {job.token_name}" if job.token_name else "the command line"),
         ("created", age(job.created_at)),
         ("duration", f"{job.duration_s:.2f} s" if job.duration_s is not None else "-"),
         ("results", ", ".join(f"{n} {role}" for role, n in sorted(counts.items())) or "none"),
@@ -66,8 +57,8 @@ def show(store: Store, job: Job) -> None:
     for key, value in (job.summary or {}).items():
         rows.append((key, value_text(value)))
     last: dict[str, tuple[int, float]] = {}
-    for m in metrics:
-        last[m.key] = (m.step, m.value)
+    for key, step, value in facts.metrics:
+        last[key] = (step, value)
     for key, (step, value) in last.items():
         rows.append((f"metric {key}", f"{value_text(value)} at step {step}"))
     for name, value in rows:

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from aigc.cli import completion
+from aigc.cli.job_source import RemoteSource, job_from_api, remote_client
 from aigc.cli.render import age, err, out, print_json
 from aigc.core.status import JobStatus
 
 if TYPE_CHECKING:
+    from aigc.cli.job_source import JobSource
+    from aigc.core.client import Client
     from aigc.core.store import Job, Store
 
 app = typer.Typer(help="List, inspect, cancel, follow and resume jobs.", no_args_is_help=True)
@@ -37,15 +40,19 @@ def list_jobs(
 
     if status is not None and status not in set(JobStatus):
         raise UsageError(f"unknown status '{status}'; accepted: {STATUSES}")
-    store = Store.from_env()
-    with store.transaction() as session:
-        jobs = queries.list_jobs(session, status=status, plugin=plugin, limit=limit)
+    client = remote_client()
+    if client is not None:
+        jobs = [job_from_api(j) for j in client.jobs(status=status, plugin=plugin, limit=limit)]
+    else:
+        store = Store.from_env()
+        with store.transaction() as session:
+            jobs = list(queries.list_jobs(session, status=status, plugin=plugin, limit=limit))
     if json_out:
         print_json([job_dict(j) for j in jobs])
         return
     from aigc.cli.table import Table, print_table
 
-    table = Table(["id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"])
+    table = Table(["id", "status", "plugin", "kind", "progress", "attempts", "worker", "token", "created"])
     for j in jobs:
         table.add_row(
             str(j.id),
@@ -55,6 +62,7 @@ def list_jobs(
             f"{j.progress:.0%}",
             str(j.attempts),
             j.worker or "-",
+            j.token_name or "-",
             age(j.created_at),
         )
     print_table(table)
@@ -70,6 +78,18 @@ def _load(raw_id: str) -> tuple[Store, Job]:
         return store, queries.get_job(session, job_id)
 
 
+def _source(raw_id: str) -> tuple[JobSource, Job, Client | None]:
+    """Where the job lives (the server in remote mode, else the store) and the job as it stands."""
+    from aigc.cli.job_source import StoreSource
+    from aigc.core.jobs import parse_job_id
+
+    client = remote_client()
+    if client is not None:
+        return RemoteSource(client), job_from_api(client.job(parse_job_id(raw_id))), client
+    store, job = _load(raw_id)
+    return StoreSource(store), job, None
+
+
 @app.command("show")
 def show(
     job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
@@ -79,11 +99,11 @@ def show(
     from aigc.cli.job_view import show as render_job
     from aigc.cli.serialize import job_dict
 
-    store, job = _load(job_id)
+    source, job, _ = _source(job_id)
     if json_out:
         print_json(job_dict(job))
     else:
-        render_job(store, job)
+        render_job(source, job)
 
 
 @app.command("cancel")
@@ -94,6 +114,12 @@ def cancel(job_id: str = typer.Argument(..., help="Job id.", autocompletion=comp
     """
     from aigc.core.jobs import cancel_job
 
+    client = remote_client()
+    if client is not None:
+        from aigc.core.jobs import parse_job_id
+
+        err.print(client.cancel(parse_job_id(job_id))["message"])
+        return
     store, job = _load(job_id)
     status = cancel_job(store, job.id)
     if status == "running":
@@ -116,12 +142,20 @@ def wait(
     Without a broker, a job whose lease lapsed (the process running it died) ends the wait at once
     (exit 1): nothing would ever pick it up; `aigc jobs resume ID` does.
     """
+    from aigc.cli.job_source import StoreSource
     from aigc.cli.submit_cmd import report
     from aigc.core.dispatch import uses_broker
 
+    source, job, client = _source(job_id)
+    if client is not None:
+        from aigc.cli import remote
+
+        lapsed_ends = not client.workers()["broker"]
+        report(source, remote.follow(client, job.id, enabled=not json_out, give_up_when_lapsed=lapsed_ends), json_out)
+        return
     store, job = _load(job_id)
     final = follow(store, job.id, enabled=not json_out, give_up_when_lapsed=not uses_broker(store.settings))
-    report(store, final, json_out)
+    report(StoreSource(store), final, json_out)
 
 
 def follow(store: Store, job_id: int, enabled: bool = True, give_up_when_lapsed: bool = False) -> Job:

@@ -17,6 +17,7 @@ from aigc.cli import (
     results_cmd,
     serve_cmd,
     submit_cmd,
+    tokens_cmd,
     worker_cmd,
 )
 
@@ -45,6 +46,7 @@ app.add_typer(db_cmd.app, name="db")
 app.command("worker")(worker_cmd.worker)
 app.command("workers")(cluster_cmd.workers)
 app.command("serve")(serve_cmd.serve)
+app.add_typer(tokens_cmd.app, name="tokens")
 app.command("config")(config_cmd.config)
 app.command("doctor")(doctor_cmd.doctor)
 

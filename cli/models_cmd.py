@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -24,6 +25,34 @@ def list_models(
     """Trained models (newest first), then each plugin's bundled default."""
     if ctx.invoked_subcommand is not None:
         return
+    from aigc.cli.job_source import remote_client
+
+    client = remote_client()
+    rows = client.models(plugin) if client is not None else _stored_models(plugin)
+    if json_out:
+        print_json(rows)
+        return
+    from aigc.cli.job_source import api_time
+    from aigc.cli.table import Table, print_table
+
+    table = Table(["id", "plugin", "name", "format", "from job", "created"], note="metrics")
+    for r in rows:
+        metrics = ", ".join(f"{k}={value_text(v)}" for k, v in r["metrics"].items())
+        table.add_row(
+            r["id"],
+            r["plugin"],
+            r["name"],
+            r["format"],
+            str(r["source_job_id"] or "-"),
+            age(api_time(r["created_at"]) if isinstance(r["created_at"], str) else r["created_at"])
+            if r["created_at"]
+            else "bundled",
+            note=metrics,
+        )
+    print_table(table)
+
+
+def _stored_models(plugin: str | None) -> list[dict[str, Any]]:
     from aigc.cli.serialize import model_dict
     from aigc.core.catalog import BUNDLED, bundled_models
     from aigc.core.registry import discover
@@ -49,24 +78,7 @@ def list_models(
                 "path": str(bundled.path),
             }
         )
-    if json_out:
-        print_json(rows)
-        return
-    from aigc.cli.table import Table, print_table
-
-    table = Table(["id", "plugin", "name", "format", "from job", "created"], note="metrics")
-    for r in rows:
-        metrics = ", ".join(f"{k}={value_text(v)}" for k, v in r["metrics"].items())
-        table.add_row(
-            r["id"],
-            r["plugin"],
-            r["name"],
-            r["format"],
-            str(r["source_job_id"] or "-"),
-            age(r["created_at"]) if r["created_at"] else "bundled",
-            note=metrics,
-        )
-    print_table(table)
+    return rows
 
 
 @app.command("export")

@@ -22,41 +22,31 @@ def list_plugins(
     """List every plugin (name, modality, source package, status); broken ones with their error."""
     if ctx.invoked_subcommand is not None:
         return
-    from aigc.core.registry import discover
+    from aigc.cli.job_source import remote_client
+    from aigc.cli.plugin_view import plugin_dicts
 
-    entries = discover(Settings.from_env().plugin_path)
+    client = remote_client()
+    rows = client.plugins() if client is not None else plugin_dicts(Settings.from_env().plugin_path)
     if json_out:
-        print_json(
-            [
-                {
-                    "name": e.name,
-                    "modality": str(e.plugin.modality) if e.plugin else None,
-                    "description": e.plugin.description if e.plugin else None,
-                    "package": e.package,
-                    "source": e.source,
-                    "status": e.status,
-                    "error": e.error,
-                }
-                for e in entries.values()
-            ]
-        )
+        print_json(rows)
         return
     from rich.text import Text
 
     from aigc.cli.table import Table, print_table
 
     table = Table(["name", "modality", "package", "status"], note="description")
-    for e in entries.values():
-        status = Text("ok", style="green") if e.ok else Text("broken", style="red")
+    for r in rows:
+        ok = r["status"] == "ok"
+        status = Text("ok", style="green") if ok else Text("broken", style="red")
         table.add_row(
-            e.name,
-            str(e.plugin.modality) if e.plugin else "-",
-            e.package,
+            r["name"],
+            r["modality"] or "-",
+            r["package"],
             status,
-            note=(e.plugin.description if e.plugin else "") if e.ok else f"error: {e.error}",
+            note=(r["description"] or "") if ok else f"error: {r['error']}",
         )
     print_table(table)
-    if not entries:
+    if not rows:
         err.print("no plugins found (entry-point group aigc.plugins, AIGC_PLUGIN_PATH)")
 
 
@@ -68,41 +58,30 @@ def show_plugin(
     json_out: bool = typer.Option(False, "--json", help="Print each job's params as JSON schema."),
 ) -> None:
     """Each job's params: type, default, limits and help."""
-    from aigc.core.params import describe
-    from aigc.core.plugin import JobKind
-    from aigc.core.registry import get_plugin
+    from aigc.cli.job_source import remote_client
+    from aigc.cli.plugin_view import plugin_detail
 
-    plugin = get_plugin(name, Settings.from_env().plugin_path)
+    client = remote_client()
+    detail = client.plugin(name) if client is not None else plugin_detail(name, Settings.from_env().plugin_path)
     if json_out:
-        print_json(
-            {
-                "name": plugin.name,
-                "modality": str(plugin.modality),
-                "description": plugin.description,
-                "queue": plugin.queue,
-                "contract": plugin.contract,
-                "bundled_model": plugin.bundled_model,
-                "params": {str(k): plugin.params_model(k).model_json_schema() for k in JobKind},
-            }
-        )
+        print_json(detail)
         return
     from rich.text import Text
 
     from aigc.cli.table import Table, print_table
+    from aigc.core.params import describe_schema
 
-    title = Text(f"{plugin.name}", style="bold") + Text(
-        f" ({plugin.modality}, queue {plugin.queue}): {plugin.description}"
+    title = Text(f"{detail['name']}", style="bold") + Text(
+        f" ({detail['modality']}, queue {detail['queue']}): {detail['description']}"
     )
     out.print(title, soft_wrap=False)  # wrapped to the width, like every table below it
-    for kind in JobKind:
+    for kind, schema in detail["params"].items():
         out.print()
-        out.print(f"aigc submit {kind} --plugin {plugin.name} -p key=value", markup=False)
+        out.print(f"aigc submit {kind} --plugin {detail['name']} -p key=value", markup=False)
         table = Table(["param", "type", "default", "limits"], note="help")
-        model = plugin.params_model(kind)
-        for p in describe(model):
-            field = model.model_fields.get(p.name)
-            required = field is not None and field.is_required()
-            default = "required" if required else "-" if p.default is None else repr(p.default)
+        required = set(schema.get("required", ()))
+        for p in describe_schema(schema):
+            default = "required" if p.name in required else "-" if p.default is None else repr(p.default)
             table.add_row(p.name, p.type, default, p.limits, note=p.help)
         print_table(table)
 

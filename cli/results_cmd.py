@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -11,6 +11,7 @@ from aigc.cli import completion
 from aigc.cli.render import err, out, print_json
 
 if TYPE_CHECKING:
+    from aigc.core.client import Client
     from aigc.core.store import Job, Result
 
 EXTENSIONS = {"image/png": ".png"}
@@ -29,12 +30,17 @@ def results(
 
     Without --out, texts are printed and images are previewed in the terminal.
     """
+    from aigc.cli.job_source import remote_client
     from aigc.cli.serialize import result_dict
     from aigc.core.jobs import parse_job_id
     from aigc.core.store import Store, queries
 
     if out_dir is not None:
         check_destination(out_dir, force=force)
+    client = remote_client()
+    if client is not None:
+        _remote(client, parse_job_id(job_id), out_dir, force, json_out, not no_preview)
+        return
     store = Store.from_env()
     with store.transaction() as session:
         job = queries.get_job(session, parse_job_id(job_id))
@@ -47,7 +53,20 @@ def results(
         write_results(job, rows, out_dir, force=force)
 
 
-def _show(job: Job, rows: list[Result], preview: bool) -> None:
+def _remote(client: Client, job_id: int, out_dir: Path | None, force: bool, json_out: bool, preview: bool) -> None:
+    from aigc.cli.job_source import RemoteSource, job_from_api
+
+    source = RemoteSource(client)
+    job = job_from_api(client.job(job_id))
+    if json_out:
+        print_json([{k: v for k, v in info.items() if k != "url"} for info in client.all_result_infos(job_id)])
+    elif out_dir is None:
+        _show(job, source.rows(job), preview=preview)
+    else:
+        source.write(job, out_dir, force=force)
+
+
+def _show(job: Job, rows: list[Any], preview: bool) -> None:
     """Texts to stdout; images previewed when stdout is a terminal that shows them."""
     from aigc.cli import preview as previews
     from aigc.core.errors import UsageError

@@ -31,6 +31,8 @@ def job_dict(job: Job) -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
         "duration_s": job.duration_s,
+        "lease_expires_at": job.lease_expires_at,  # a running attempt's lease; past it, the job is recoverable
+        "token": job.token_name,  # the API token that submitted it; null from the command line
     }
 
 

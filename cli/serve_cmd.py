@@ -23,11 +23,6 @@ def serve(
 
     env = environment()
     token = env.api_token.get_secret_value() if env.api_token is not None else None
-    if not is_loopback(host) and token is None:
-        raise UsageError(
-            f"binding to {host} lets other machines read and change the store: set AIGC_API_TOKEN "
-            "(clients send it as 'Authorization: Bearer TOKEN'), or bind to 127.0.0.1"
-        )
     if token is not None and len(token) < 16:
         raise UsageError("AIGC_API_TOKEN is too short to guess-proof: use at least 16 characters")
     import uvicorn
@@ -35,8 +30,15 @@ def serve(
     from aigc.cli.serve import create_app
 
     app = create_app(token=token)  # the store is opened now: a bad database URL fails before binding
+    required = app.state.server.guard.required()  # AIGC_API_TOKEN, or a named token in the store
+    if not is_loopback(host) and not required:
+        raise UsageError(
+            f"binding to {host} lets other machines read and change the store: set AIGC_API_TOKEN "
+            "(clients send it as 'Authorization: Bearer TOKEN') or make a token with `aigc tokens create NAME`, "
+            "or bind to 127.0.0.1"
+        )
     shown = f"[{host}]" if ":" in host else host
-    err.print(f"aigc serve: http://{shown}:{port}/  ({'token required' if token else 'loopback only, no token'})")
+    err.print(f"aigc serve: http://{shown}:{port}/  ({'token required' if required else 'loopback only, no token'})")
     uvicorn.run(app, host=host, port=port, log_level=env.serve_log, access_log=False, log_config=_log_config())
 
 

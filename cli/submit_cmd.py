@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from aigc.cli import completion
-from aigc.cli.results_cmd import check_destination, write_results
+from aigc.cli.results_cmd import check_destination
 
 if TYPE_CHECKING:
+    from aigc.cli.job_source import JobSource
     from aigc.core.context import Interruption
     from aigc.core.store import Job, Store
 
@@ -49,6 +50,14 @@ def _submit(
             if key in raw:
                 raise UsageError(f"'{key}' is given both as --{key} and as -p {key}=...; give it once")
             raw[key] = value
+    from aigc.cli.job_source import remote_client
+
+    client = remote_client()
+    if client is not None:
+        from aigc.cli import remote
+
+        remote.submit(client, kind, plugin, raw, wait, priority, retries, json_out, out_dir, preview)
+        return
     store = Store.from_env()
     if not uses_broker(store.settings) and wait is False:
         raise UsageError("--no-wait needs a broker (set AIGC_BROKER_URL); without one the job runs in this process")
@@ -74,15 +83,16 @@ def _submit(
                 render.out.print(job.id)
                 render.err.print(f"job {job.id} queued on '{job.queue}'; follow it with: aigc jobs wait {job.id}")
             return
+        from aigc.cli.job_source import StoreSource
         from aigc.cli.jobs_cmd import follow
 
-        report(store, follow(store, job.id), json_out, out_dir=out_dir, preview=preview)
+        report(StoreSource(store), follow(store, job.id), json_out, out_dir=out_dir, preview=preview)
     else:
         here.report(job.id, json_out, out_dir=out_dir, preview=preview)
 
 
 def report(
-    store: Store,
+    source: JobSource,
     final: Job,
     json_out: bool,
     texts_shown: bool = False,
@@ -90,7 +100,7 @@ def report(
     preview: bool = False,
 ) -> None:
     """The job's end as `submit` and `jobs wait` print it, its results written to `out_dir` and previewed
-    here if asked; exit code 1 unless it succeeded."""
+    here if asked; exit code 1 unless it succeeded. `source`: the store, or the server in remote mode."""
     from aigc.cli import render
     from aigc.cli.job_view import summarize
     from aigc.cli.serialize import job_dict
@@ -98,26 +108,23 @@ def report(
     if json_out:
         render.print_json(job_dict(final))
     else:
-        summarize(store, final, texts_shown=texts_shown, files_hint=out_dir is None)
-    _deliver(store, final, out_dir, preview and not json_out)
+        summarize(source, final, texts_shown=texts_shown, files_hint=out_dir is None)
+    _deliver(source, final, out_dir, preview and not json_out)
     if final.status != "succeeded":
         raise typer.Exit(1)
 
 
-def _deliver(store: Store, job: Job, out_dir: Path | None, preview: bool) -> None:
+def _deliver(source: JobSource, job: Job, out_dir: Path | None, preview: bool) -> None:
     """Write the job's results into `out_dir` (as `aigc results --out` does) and preview its images here."""
     from aigc.cli import preview as previews
     from aigc.cli.render import err
-    from aigc.core.store import queries
 
     mode = previews.terminal_mode() if preview else None
     if out_dir is None and mode is None:
         return
-    with store.transaction() as session:
-        rows = list(queries.results_of(session, job.id))
-    if out_dir is not None and rows:
-        write_results(job, rows, out_dir)
-    shown = previews.show(rows, mode) if mode else None
+    if out_dir is not None and any(source.facts(job, texts=False).counts.values()):
+        source.write(job, out_dir)
+    shown = previews.show(source.rows(job), mode) if mode else None
     if shown is not None:
         where = f"all in {out_dir}" if out_dir is not None else f"files: aigc results {job.id} --out DIR"
         err.print(f"{shown}; {where}")
@@ -163,7 +170,9 @@ class ShownRun:
             render.out.print()
         with self.store.transaction() as session:
             final = queries.get_job(session, job_id)
-        report(self.store, final, json_out, texts_shown=self.streamed, out_dir=out_dir, preview=preview)
+        from aigc.cli.job_source import StoreSource
+
+        report(StoreSource(self.store), final, json_out, texts_shown=self.streamed, out_dir=out_dir, preview=preview)
 
     def _stopped(self) -> Exception:
         from aigc.core.errors import Interrupted

@@ -70,8 +70,11 @@ class Environment(BaseModel):
     max_request_bytes: int = Field(
         1 << 20, ge=1024, description="a number of bytes, 1024 or more (default 1048576: 1 MiB)"
     )
-    # An `aigc serve` that `aigc doctor` checks (with AIGC_API_TOKEN when it needs one).
+    # An `aigc serve` to work through: set, the user commands (submit, jobs, results, models, plugins) and
+    # `aigc.core.client.Client()` go through its /api, with AIGC_TOKEN; `aigc doctor` checks it.
     server_url: str | None = Field(None, description="an http(s) URL such as http://127.0.0.1:8000, or nothing")
+    # The token a client sends to AIGC_SERVER_URL (one of `aigc tokens create`); default AIGC_API_TOKEN.
+    token: SecretStr | None = Field(None, description="a token from `aigc tokens create`, or nothing")
     # How images are shown in a terminal: auto picks kitty or iTerm2 from TERM, else Unicode half-blocks.
     preview: Literal["auto", "kitty", "iterm", "sixel", "blocks", "off"] = Field(
         "auto", description="auto, kitty, iterm, sixel, blocks or off (default auto)"
@@ -180,7 +183,7 @@ def read() -> Environment:
         info = Environment.model_fields.get(field)
         accepted = info.description if info is not None else error["msg"]
         given = error.get("input")
-        shown = masked(given) if isinstance(given, str) and field != "api_token" else "(hidden)"
+        shown = masked(given) if isinstance(given, str) and field not in ("api_token", "token") else "(hidden)"
         # A check of ours says what was wrong (never quoting a password); pydantic's own say it in `accepted`.
         reason = error.get("ctx", {}).get("error") if error["type"] == "value_error" else None
         detail = f" ({reason})" if reason else ""
@@ -216,6 +219,7 @@ def effective() -> list[EffectiveSetting]:
         "max_request_bytes": env.max_request_bytes,
         "data_roots": [str(p) for p in data_roots(env)],
         "server_url": masked(env.server_url) if env.server_url else None,
+        "token": "***" if env.token is not None else None,
         "preview": env.preview,
         "worker_device": env.worker_device,
         "visibility_timeout": env.visibility_timeout,

@@ -111,3 +111,25 @@ class JobCancelled(Exception):
 
 class LeaseLost(Exception):
     """Raised inside a running job when another attempt has taken the job over."""
+
+
+class NotAllowed(UsageError):
+    """The caller's token may not do this (a job of another token's, an admin-only action): HTTP 403."""
+
+
+class OverLimit(UsageError):
+    """A token's limit refuses the request: 429 for too many jobs at once, 413 for too large a request."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Unauthorized(UsageError):
+    """The server refused the token (HTTP 401): none sent, a wrong one, or a revoked one."""
+
+
+class ServerUnreachable(AigcError):
+    """The `aigc serve` of AIGC_SERVER_URL cannot be reached (exit code 2: a configuration problem)."""
+
+    exit_code = 2

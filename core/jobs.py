@@ -29,6 +29,8 @@ class Submission:
     retries: int = 0
     # Sent by a client of `aigc serve`: its path params must lie in AIGC_DATA_ROOTS, and none is taken unset.
     remote: bool = False
+    # The name of the API token that sent it, kept on the job: who may cancel or re-run it.
+    token_name: str | None = None
 
 
 def parse_job_id(raw: str | int) -> int:
@@ -68,6 +70,7 @@ def create_job(store: Store, submission: Submission, *, check_here: bool | None 
             priority=submission.priority,
             max_attempts=store.settings.max_attempts,
             retries=submission.retries,
+            token_name=submission.token_name,
         )
 
 

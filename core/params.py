@@ -121,7 +121,11 @@ def _marks_in(annotation: Any) -> Iterator[PathParam]:
 
 def describe(model: type[JobParams]) -> list[ParamInfo]:
     """Each param's type, default, limits and help, from the model's JSON schema."""
-    schema = model.model_json_schema()
+    return describe_schema(model.model_json_schema())
+
+
+def describe_schema(schema: dict[str, Any]) -> list[ParamInfo]:
+    """`describe` from a params model's JSON schema (as `GET /api/plugins/NAME` gives it)."""
     params = []
     for name, prop in schema.get("properties", {}).items():
         params.append(

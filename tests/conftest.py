@@ -27,7 +27,14 @@ TEST_DATA = TESTS / "data"
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     home = tmp_path_factory.mktemp("aigc-home")
     saved = dict(os.environ)
-    for key in ("AIGC_DATABASE_URL", "AIGC_ARTIFACTS", "AIGC_BROKER_URL"):
+    for key in (
+        "AIGC_DATABASE_URL",
+        "AIGC_ARTIFACTS",
+        "AIGC_BROKER_URL",
+        "AIGC_SERVER_URL",
+        "AIGC_TOKEN",
+        "AIGC_API_TOKEN",
+    ):
         os.environ.pop(key, None)
     os.environ["AIGC_HOME"] = str(home)
     os.environ["AIGC_PLUGIN_PATH"] = str(TOY_PLUGINS)

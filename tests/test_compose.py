@@ -59,7 +59,7 @@ def test_grace_period_covers_the_soft_shutdown_window(compose: dict[str, Any]) -
 
 
 def test_every_aigc_container_shares_the_artifact_volume_and_the_store(compose: dict[str, Any]) -> None:
-    for name in ("migrate", "worker", "cpu-worker"):
+    for name in ("migrate", "worker", "cpu-worker", "serve"):
         service = compose["services"][name]
         env = service["environment"]
         assert _named_volume(service, env["AIGC_ARTIFACTS"]) == "artifacts"
@@ -94,3 +94,12 @@ def _seconds(duration: str) -> float:
     for number, unit in re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s)", duration):
         total += float(number) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
     return total
+
+
+def test_serve_is_the_front_door_with_its_admin_token_from_an_env_file(compose: dict[str, Any]) -> None:
+    serve = compose["services"]["serve"]
+    assert serve["command"][:2] == ["aigc", "serve"] and "0.0.0.0" in serve["command"]
+    assert serve["env_file"] == [{"path": "serve.env", "required": True}]
+    assert "AIGC_API_TOKEN" not in serve["environment"]  # never in the file itself
+    assert serve["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert serve["ports"] == ["8000:8000"]

@@ -85,7 +85,7 @@ def test_a_used_store_is_described(sqlite_settings):
     assert cli(sqlite_settings, "submit", "generate", "--plugin", "toy").returncode == 0
     done = doctor(env=env_for(sqlite_settings))
     level, found = lines_of(done)["store"]
-    assert level == "ok" and found.startswith(f"{sqlite_settings.database_url}: schema 0002, 1 job, ")
+    assert level == "ok" and found.startswith(f"{sqlite_settings.database_url}: schema 0003_tokens, 1 job, ")
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_an_unmigrated_postgres_store_asks_for_db_upgrade(tmp_path):
         done = doctor(env=fresh_env(tmp_path, AIGC_DATABASE_URL=url))
     assert done.returncode == 1
     level, rest = lines_of(done)["store"]
-    assert level == "fail" and "at schema revision none, this aigc needs 0002  → run `aigc db upgrade`" in rest
+    assert level == "fail" and "at schema revision none, this aigc needs 0003_tokens  → run `aigc db upgrade`" in rest
 
 
 def test_queues_without_a_live_worker_are_named(tmp_path, redis_db):
@@ -188,7 +188,7 @@ def test_a_running_server_answers_with_the_token_only(tmp_path):
         assert bad.returncode == 1
         level, rest = lines_of(bad)["server"]
         assert level == "fail" and rest.startswith(f"{served.url}: HTTP 401: missing or wrong token")
-        assert rest.endswith("→ set AIGC_API_TOKEN to the server's token")
+        assert rest.endswith("→ set AIGC_TOKEN to a token of the server's (`aigc tokens create`)")
     finally:
         stop_server(served)
 

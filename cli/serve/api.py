@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from aigc.cli.plugin_view import plugin_detail, plugin_dicts
 from aigc.cli.serialize import job_dict
 from aigc.cli.serve import actions, views
 from aigc.cli.serve.cluster import cluster
@@ -23,10 +24,10 @@ from aigc.cli.serve.schemas import (
     ResultOut,
     SubmitIn,
 )
-from aigc.core.errors import UsageError
+from aigc.core.errors import NotAllowed, OverLimit, UsageError
 from aigc.core.jobs import Submission
 from aigc.core.plugin import JobKind
-from aigc.core.registry import discover, get_plugin
+from aigc.core.registry import discover
 from aigc.core.store import MAX_ID, JobStatus, queries
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -50,18 +51,7 @@ Srv = Annotated[Any, Depends(server)]
 
 @router.get("/plugins", response_model=list[PluginOut], summary="Plugins, broken ones with their error")
 def list_plugins(srv: Srv) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": e.name,
-            "modality": str(e.plugin.modality) if e.plugin else None,
-            "description": e.plugin.description if e.plugin else None,
-            "package": e.package,
-            "source": e.source,
-            "status": e.status,
-            "error": e.error,
-        }
-        for e in discover(srv.store.settings.plugin_path).values()
-    ]
+    return plugin_dicts(srv.store.settings.plugin_path)
 
 
 @router.get(
@@ -71,16 +61,7 @@ def list_plugins(srv: Srv) -> list[dict[str, Any]]:
     responses={409: {"model": ErrorOut, "description": "the plugin is broken"}},
 )
 def show_plugin(name: PluginName, srv: Srv) -> dict[str, Any]:
-    plugin = get_plugin(name, srv.store.settings.plugin_path)
-    return {
-        "name": plugin.name,
-        "modality": str(plugin.modality),
-        "description": plugin.description,
-        "queue": plugin.queue,
-        "contract": plugin.contract,
-        "bundled_model": plugin.bundled_model,
-        "params": {str(k): plugin.params_model(k).model_json_schema() for k in JobKind},
-    }
+    return plugin_detail(name, srv.store.settings.plugin_path)
 
 
 @router.post(
@@ -90,14 +71,19 @@ def show_plugin(name: PluginName, srv: Srv) -> dict[str, Any]:
     summary="Submit a job (aigc submit)",
     responses={
         400: {"model": ErrorOut, "description": "a body that is not JSON"},
+        413: {"model": ErrorOut, "description": "a body, or an `n`, over the server's or the token's limit"},
+        429: {"model": ErrorOut, "description": "the token has as many jobs queued or running as it may"},
         422: {"model": ErrorOut, "description": "unknown plugin or model, or invalid params"},
     },
 )
-def submit(body: SubmitIn, srv: Srv) -> dict[str, Any]:
+def submit(body: SubmitIn, srv: Srv, request: Request) -> dict[str, Any]:
     from fastapi import HTTPException
 
+    submission = Submission(JobKind(body.kind), body.plugin, body.params, body.priority, body.retries)
     try:
-        job = actions.submit(srv, Submission(JobKind(body.kind), body.plugin, body.params, body.priority, body.retries))
+        job = actions.submit(srv, submission, actions.caller_of(request))
+    except (NotAllowed, OverLimit):
+        raise
     except UsageError as exc:  # the body named something that does not exist or does not validate
         raise HTTPException(422, str(exc)) from None
     return job_dict(job)
@@ -122,9 +108,32 @@ def show_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
         return job_dict(queries.get_job(session, job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=CancelOut, summary="Cancel a job (aigc jobs cancel)")
-def cancel_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
-    status, message = actions.cancel(srv, job_id)
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    summary="A job's state now and at each change, until it ends (server-sent events; aigc jobs wait)",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "`event: job` with the job as data"}},
+)
+def job_events(job_id: JobId, srv: Srv) -> StreamingResponse:
+    from aigc.cli.serve.events import sse
+
+    with srv.store.transaction() as session:
+        queries.get_job(session, job_id)  # 404 now, not an empty stream
+    return StreamingResponse(
+        sse(srv.events.follow(job_id)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},  # a proxy must not hold events back
+    )
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=CancelOut,
+    summary="Cancel a job (aigc jobs cancel)",
+    responses={403: {"model": ErrorOut, "description": "a job another token submitted (admin tokens may)"}},
+)
+def cancel_job(job_id: JobId, srv: Srv, request: Request) -> dict[str, Any]:
+    status, message = actions.cancel(srv, job_id, actions.caller_of(request))
     return {"id": job_id, "status": status, "message": message}
 
 
@@ -133,10 +142,14 @@ def cancel_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
     status_code=201,
     response_model=JobOut,
     summary="Submit the job again with the same params, seed and model",
-    responses={422: {"model": ErrorOut, "description": "the job's plugin or model is gone"}},
+    responses={
+        403: {"model": ErrorOut, "description": "a job another token submitted (admin tokens may)"},
+        422: {"model": ErrorOut, "description": "the job's plugin or model is gone"},
+        429: {"model": ErrorOut, "description": "the token has as many jobs queued or running as it may"},
+    },
 )
-def rerun_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
-    return job_dict(actions.rerun(srv, job_id))
+def rerun_job(job_id: JobId, srv: Srv, request: Request) -> dict[str, Any]:
+    return job_dict(actions.rerun(srv, job_id, actions.caller_of(request)))
 
 
 @router.get("/jobs/{job_id}/metrics", response_model=list[MetricPoint], summary="A job's training curves")

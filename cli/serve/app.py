@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +28,8 @@ from aigc.core.errors import (
     AigcError,
     BrokenPlugin,
     BrokerUnavailable,
+    NotAllowed,
+    OverLimit,
     StoreUnavailable,
     UnknownJob,
     UnknownModel,
@@ -38,6 +40,9 @@ from aigc.core.errors import (
 )
 from aigc.core.masking import masked
 from aigc.core.store import Store
+
+if TYPE_CHECKING:
+    from aigc.cli.serve.events import JobEvents
 
 HERE = Path(__file__).parent
 log = logging.getLogger("aigc.serve")
@@ -62,6 +67,7 @@ class Server:
     launcher: Launcher
     guard: Guard
     templates: Jinja2Templates
+    events: JobEvents  # job changes pushed to the clients that follow a job (server-sent events)
 
 
 def create_app(settings: Settings | None = None, *, token: str | None = None, check_host: bool = True) -> FastAPI:
@@ -70,11 +76,16 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, ch
     store = Store(settings)  # fails now, in one line, if the database is unreachable or not migrated
     templates = Jinja2Templates(directory=HERE / "templates")
     render.install(templates.env)
-    server = Server(store, Launcher(store), Guard(token=token or None, check_host=check_host), templates)
+    from aigc.cli.serve.events import JobEvents
+    from aigc.core.tokens import TokenBook
+
+    guard = Guard(token=token or None, check_host=check_host, book=TokenBook(store))
+    server = Server(store, Launcher(store), guard, templates, JobEvents(store))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        server.events.stop()
         server.launcher.stop()
 
     app = FastAPI(
@@ -124,6 +135,10 @@ def _install_middleware(app: FastAPI, guard: Guard) -> None:
 def status_of(exc: Exception) -> int:
     if isinstance(exc, (UnknownJob, UnknownPlugin, UnknownModel)):
         return 404
+    if isinstance(exc, NotAllowed):
+        return 403
+    if isinstance(exc, OverLimit):
+        return exc.status
     if isinstance(exc, BrokenPlugin):
         return 409
     if isinstance(exc, UsageError | DataError):

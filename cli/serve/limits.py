@@ -28,12 +28,12 @@ MAX_ADDRESSES = 10_000
 class BodyTooLarge(HTTPException):
     """Raised while a route reads a body that passes the limit; the app's HTTP error handler answers it."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, too_large_message(limit))
+    def __init__(self, limit: int, source: str) -> None:
+        super().__init__(413, too_large_message(limit, source))
 
 
-def too_large_message(limit: int) -> str:
-    return f"request body over {limit} bytes (AIGC_MAX_REQUEST_BYTES); send less, or raise the limit"
+def too_large_message(limit: int, source: str = "AIGC_MAX_REQUEST_BYTES") -> str:
+    return f"request body over {limit} bytes ({source}); send less, or raise the limit"
 
 
 class BodyLimit:
@@ -46,9 +46,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, source = self._limit_of(scope)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit, source)
             return
         seen = 0
         started = False
@@ -58,8 +59,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit, source)
             return message
 
         async def watched(message: Message) -> None:
@@ -72,10 +73,18 @@ class BodyLimit:
         except BodyTooLarge:  # read outside a route (the routes' own reads are answered by the handler)
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit, source)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = too_large_message(self.limit)
+    def _limit_of(self, scope: Scope) -> tuple[int, str]:
+        """The server's limit, or the caller's token's if lower (the guard, outside, named the caller)."""
+        caller = scope.get("state", {}).get("caller")
+        own = getattr(caller, "max_request_bytes", None)
+        if own is not None and own < self.limit:
+            return own, f"the limit of token '{caller.name}'"
+        return self.limit, "AIGC_MAX_REQUEST_BYTES"
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int, source: str) -> None:
+        message = too_large_message(limit, source)
         response: Response
         if scope["path"].startswith("/api"):
             response = JSONResponse({"detail": message}, status_code=413)

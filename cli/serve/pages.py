@@ -13,7 +13,7 @@ from aigc.cli.serve.forms import form_fields, parse_form, posted_values
 from aigc.cli.serve.plot import line_chart
 from aigc.cli.serve.security import COOKIE, safe_next
 from aigc.core.dispatch import uses_broker
-from aigc.core.errors import UsageError
+from aigc.core.errors import NotAllowed, OverLimit, UsageError
 from aigc.core.jobs import Submission
 from aigc.core.plugin import JobKind
 from aigc.core.registry import discover, get_plugin
@@ -33,7 +33,7 @@ Srv = Annotated[Any, Depends(server)]
 
 
 def page(srv: Any, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-    context.setdefault("token_mode", srv.guard.token is not None)
+    context.setdefault("token_mode", srv.guard.required())
     return srv.templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
@@ -146,14 +146,14 @@ def result_page(request: Request, job_id: JobId, index: Annotated[int, Path(ge=0
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: JobId, srv: Srv) -> RedirectResponse:
-    actions.cancel(srv, job_id)
+def cancel_job(request: Request, job_id: JobId, srv: Srv) -> RedirectResponse:
+    actions.cancel(srv, job_id, actions.caller_of(request))
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
 @router.post("/jobs/{job_id}/rerun")
-def rerun_job(job_id: JobId, srv: Srv) -> RedirectResponse:
-    job = actions.rerun(srv, job_id)
+def rerun_job(request: Request, job_id: JobId, srv: Srv) -> RedirectResponse:
+    job = actions.rerun(srv, job_id, actions.caller_of(request))
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
@@ -216,7 +216,10 @@ async def submit_form(request: Request, name: Name, kind: JobKind, srv: Srv) -> 
 def _submit_posted(request: Request, srv: Any, name: str, kind: JobKind, posted: dict[str, list[str]]) -> Response:
     try:
         plugin = get_plugin(name, srv.store.settings.plugin_path)
-        job = actions.submit(srv, Submission(kind, name, parse_form(posted, plugin.params_model(kind))))
+        submission = Submission(kind, name, parse_form(posted, plugin.params_model(kind)))
+        job = actions.submit(srv, submission, actions.caller_of(request))
+    except (NotAllowed, OverLimit):
+        raise
     except UsageError as exc:
         return page(
             srv,
@@ -244,14 +247,16 @@ def login_page(request: Request, srv: Srv, next: str | None = None) -> Response:
 def login(
     request: Request, srv: Srv, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/jobs"
 ) -> Response:
+    from aigc.core.tokens import Caller
+
     refusal = srv.guard.check_token(request, token)
-    if refusal is not None:
+    if not isinstance(refusal, Caller):
         error = "wrong token" if refusal.status_code == 401 else bytes(refusal.body).decode()
         shown = page(srv, request, "login.html", refusal.status_code, next=safe_next(next), error=error)
         shown.headers.update({k: v for k, v in refusal.headers.items() if k == "retry-after"})
         return shown
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
-        COOKIE, srv.guard.session_value(), httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        COOKIE, srv.guard.login_cookie(refusal), httponly=True, samesite="strict", secure=request.url.scheme == "https"
     )
     return response

@@ -50,6 +50,10 @@ class JobOut(BaseModel):
     started_at: UtcTime | None
     finished_at: UtcTime | None
     duration_s: float | None
+    lease_expires_at: UtcTime | None = Field(None, description="when a running attempt's lease runs out")
+    token: str | None = Field(
+        None, description="the name of the API token that submitted it; null from the command line"
+    )
 
 
 class CancelOut(BaseModel):

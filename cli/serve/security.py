@@ -1,8 +1,10 @@
 """Who may talk to the server: a bearer token beyond loopback, loopback Host names without one, same-origin writes.
 
 Three checks, all in one middleware so no route can forget them:
-- with a token (`AIGC_API_TOKEN`), every request except static assets and the login page must carry it,
-  as `Authorization: Bearer TOKEN` or as the session cookie the login page sets (for people with browsers);
+- with a token (`AIGC_API_TOKEN`, or any named token of `aigc tokens create`), every request except static
+  assets and the login page must carry one, as `Authorization: Bearer TOKEN` or as the session cookie the
+  login page sets (for people with browsers); the request then speaks for that token's `Caller`
+  (`request.state.caller`), whose name goes on the jobs it submits;
 - without a token the server only answers Host names of the loopback interface, so a web page on another
   site cannot read it through DNS rebinding;
 - a write (POST) whose Origin or Sec-Fetch-Site says it came from another site is refused (CSRF);
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from aigc.cli.serve.limits import Throttle, client_address, throttled
+from aigc.core.tokens import ADMIN, NOBODY, Caller, TokenBook
 
 COOKIE = "aigc_session"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -47,21 +50,51 @@ class Guard:
     # Off only for in-process test clients that speak as "testserver"; `aigc serve` always checks.
     check_host: bool = True
     throttle: Throttle = field(default_factory=Throttle)
+    # The named tokens of the store; None: only AIGC_API_TOKEN (or none) counts.
+    book: TokenBook | None = None
 
-    def session_value(self) -> str:
-        """What the login cookie holds: a keyed digest of the token, never the token itself."""
-        assert self.token is not None
-        return hmac.new(self.token.encode(), b"aigc serve session", hashlib.sha256).hexdigest()
+    def required(self) -> bool:
+        """Whether requests need a token: AIGC_API_TOKEN is set, or the store holds a named token."""
+        return self.token is not None or (self.book is not None and self.book.any_token())
 
-    def _session_cookie_matches(self, request: Request) -> bool:
+    def session_value(self, caller: Caller = ADMIN, key: str | None = None) -> str:
+        """What the login cookie holds: a keyed digest, never the token itself. For a named token it is
+        the name and a digest keyed by the token's stored sha256, so revoking the token ends the session."""
+        if caller.name == ADMIN.name or key is None:
+            assert self.token is not None
+            return hmac.new(self.token.encode(), b"aigc serve session", hashlib.sha256).hexdigest()
+        return f"{caller.name}.{hmac.new(key.encode(), b'aigc serve session', hashlib.sha256).hexdigest()}"
+
+    def _session_caller(self, request: Request) -> Caller | None:
         cookie = request.cookies.get(COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie.encode(), self.session_value().encode())
+        if not cookie:
+            return None
+        if "." not in cookie:
+            if self.token is not None and hmac.compare_digest(cookie.encode(), self.session_value().encode()):
+                return ADMIN
+            return None
+        name = cookie.rsplit(".", 1)[0]
+        found = self.book.by_name(name) if self.book is not None else None
+        if found is None:
+            return None
+        caller, key = found
+        return caller if hmac.compare_digest(cookie.encode(), self.session_value(caller, key).encode()) else None
 
-    def token_matches(self, given: str) -> bool:
-        return self.token is not None and hmac.compare_digest(given.encode(), self.token.encode())
+    def token_caller(self, given: str) -> Caller | None:
+        """The caller `given` speaks for: the admin of AIGC_API_TOKEN, a named token's, or None."""
+        if self.token is not None and hmac.compare_digest(given.encode(), self.token.encode()):
+            return ADMIN
+        if self.book is not None and given:
+            return self.book.caller(given)
+        return None
 
-    def check_token(self, request: Request, given: str) -> Response | None:
-        """None if `given` is the token; else the answer (401, or 429 while the address must wait).
+    def login_cookie(self, caller: Caller) -> str:
+        named = self.book is not None and caller.name is not None and caller.name != ADMIN.name
+        found = self.book.by_name(caller.name) if named and self.book is not None and caller.name else None
+        return self.session_value(caller, found[1] if found else None)
+
+    def check_token(self, request: Request, given: str) -> Response | Caller:
+        """The caller if `given` is a token; else the answer (401, or 429 while the address must wait).
 
         A wrong token counts against the client's address; while it waits no token of its is checked,
         so a guess can be neither confirmed nor refuted.
@@ -70,14 +103,23 @@ class Guard:
         wait_s = self.throttle.wait_s(address)
         if wait_s:
             return throttled(request, address, wait_s)
-        if self.token_matches(given):
-            return None
+        caller = self.token_caller(given)
+        if caller is not None:
+            return caller
         self.throttle.fail(address)
         return _unauthorized()
 
     def refusal(self, request: Request) -> Response | None:
-        """The response that refuses this request, or None to let it through."""
-        if self.token is None and self.check_host and not is_loopback(_host_name(request.headers.get("host", ""))):
+        """The response that refuses this request, or None to let it through (`request.state.caller` set)."""
+        answer = self._answer(request)
+        if isinstance(answer, Caller):
+            request.state.caller = answer
+            return None
+        return answer
+
+    def _answer(self, request: Request) -> Response | Caller:
+        required = self.required()
+        if not required and self.check_host and not is_loopback(_host_name(request.headers.get("host", ""))):
             return PlainTextResponse(
                 "this server answers only loopback host names (127.0.0.1, localhost); "
                 "to serve other hosts, set AIGC_API_TOKEN",
@@ -86,13 +128,16 @@ class Guard:
         if request.method not in SAFE_METHODS and _cross_site(request):
             return PlainTextResponse("cross-site request refused", status_code=403)
         path = request.url.path
-        if self.token is None or path.startswith(OPEN_PATHS):
-            return None
+        if not required:
+            return NOBODY
+        if path.startswith(OPEN_PATHS):
+            return NOBODY if path.startswith("/static/") else Caller(name=None, admin=False)
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer":
             return self.check_token(request, given.strip())
-        if self._session_cookie_matches(request):  # a keyed digest: not worth guessing, not counted
-            return None
+        caller = self._session_caller(request)
+        if caller is not None:  # a keyed digest: not worth guessing, not counted
+            return caller
         if request.method == "GET" and not path.startswith("/api") and "text/html" in request.headers.get("accept", ""):
             return RedirectResponse(f"/login?next={_quote_path(request)}", status_code=303)
         return _unauthorized()
@@ -100,7 +145,7 @@ class Guard:
 
 def _unauthorized() -> Response:
     return PlainTextResponse(
-        "missing or wrong token: send 'Authorization: Bearer <AIGC_API_TOKEN>'",
+        "missing or wrong token: send 'Authorization: Bearer TOKEN' (AIGC_API_TOKEN, or one of `aigc tokens create`)",
         status_code=401,
         headers={"WWW-Authenticate": "Bearer"},
     )

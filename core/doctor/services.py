@@ -63,7 +63,7 @@ def _workers(status: ClusterStatus) -> list[Check]:
 
 
 def server() -> list[Check]:
-    """`GET {AIGC_SERVER_URL}/api/jobs?limit=1`, with AIGC_API_TOKEN when set: the server and its store answer."""
+    """`GET {AIGC_SERVER_URL}/api/jobs?limit=1`, with AIGC_TOKEN (else AIGC_API_TOKEN) when set: the server and its store answer."""
     from urllib.error import HTTPError, URLError
     from urllib.request import Request, urlopen
 
@@ -76,8 +76,9 @@ def server() -> list[Check]:
 
     where = masked(env.server_url)
     request = Request(f"{env.server_url}/api/jobs?limit=1", headers={"Accept": "application/json"})
-    if env.api_token is not None:
-        request.add_header("Authorization", f"Bearer {env.api_token.get_secret_value()}")
+    token = env.token or env.api_token
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token.get_secret_value()}")
     try:
         with urlopen(request, timeout=SERVER_TIMEOUT_S) as response:
             json.load(response)
@@ -85,7 +86,7 @@ def server() -> list[Check]:
         reason = exc.read(300).decode(errors="replace").strip().splitlines()[:1]
         found = f"{where}: HTTP {exc.code}{': ' + reason[0] if reason else ''}"
         if exc.code == 401:
-            return [Check("server", "fail", found, "set AIGC_API_TOKEN to the server's token")]
+            return [Check("server", "fail", found, "set AIGC_TOKEN to a token of the server's (`aigc tokens create`)")]
         if exc.code == 404:
             return [Check("server", "fail", found, "AIGC_SERVER_URL is not an aigc server (no /api/jobs)")]
         return [Check("server", "fail", found, "see the server's log (AIGC_SERVE_LOG=info)")]

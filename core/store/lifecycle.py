@@ -82,6 +82,7 @@ def create_job(
     priority: int = 0,
     max_attempts: int = 3,
     retries: int = 0,
+    token_name: str | None = None,
 ) -> Job:
     job = Job(
         kind=kind,
@@ -100,6 +101,7 @@ def create_job(
         attempts=0,
         failures=0,
         cancel_requested=False,
+        token_name=token_name,
     )
     session.add(job)
     session.flush()

@@ -63,6 +63,8 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     checkpoint_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The name of the API token that submitted it (aigc serve); None from the CLI, a worker or a token-less server.
+    token_name: Mapped[str | None] = mapped_column(String(100), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -163,3 +165,27 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     stopped_at: Mapped[datetime | None]  # set on a clean shutdown; a crash leaves the heartbeat to age
+
+
+class Token(Base):
+    """A named API token of `aigc serve`: only its sha256 is kept, the token itself is shown once at creation.
+
+    Revoking deletes the row; jobs keep the name, so a token later created under the same name owns them.
+    """
+
+    __tablename__ = "tokens"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_tokens_name"),
+        UniqueConstraint("digest", name="uq_tokens_digest"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 hex of the token
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Limits of this token; None: only the server's own (AIGC_MAX_REQUEST_BYTES), no cap on the others.
+    max_queued: Mapped[int | None] = mapped_column(Integer)  # its jobs queued or running at once
+    max_request_bytes: Mapped[int | None] = mapped_column(Integer)
+    max_n: Mapped[int | None] = mapped_column(Integer)  # the `n` param of one job
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]

@@ -1,4 +1,5 @@
-// Keeps pages fresh by polling the server: the jobs table every 2 s, a queued or running job every second.
+// Keeps pages fresh: the jobs table polled every 2 s; a queued or running job follows the server's pushed
+// events (GET /api/jobs/ID/events), the same stream `aigc jobs wait` reads.
 // No other script runs in the pages; everything else is server-rendered HTML.
 (function () {
   "use strict";
@@ -38,21 +39,17 @@
   }
 
   function liveJob(section) {
-    every(Number(section.dataset.interval) || 1000, function () {
-      return get(section.dataset.jobLive, "application/json").then(function (response) {
-        if (!response.ok) return true;
-        return response.json().then(function (job) {
-          document.getElementById("live-progress").value = job.progress;
-          document.getElementById("live-percent").textContent = Math.round(job.progress * 100) + "%";
-          document.getElementById("live-info").textContent = info(job.progress_info);
-          if (FINISHED[job.status]) { window.location.reload(); return false; }
-          document.querySelectorAll("h1 [data-status]").forEach(function (badge) {
-            badge.textContent = job.status;
-            badge.dataset.status = job.status;
-            badge.className = "status status-" + job.status;
-          });
-          return true;
-        });
+    var source = new EventSource(section.dataset.jobLive, { withCredentials: true });
+    source.addEventListener("job", function (event) {
+      var job = JSON.parse(event.data);
+      document.getElementById("live-progress").value = job.progress;
+      document.getElementById("live-percent").textContent = Math.round(job.progress * 100) + "%";
+      document.getElementById("live-info").textContent = info(job.progress_info);
+      if (FINISHED[job.status]) { source.close(); window.location.reload(); return; }
+      document.querySelectorAll("h1 [data-status]").forEach(function (badge) {
+        badge.textContent = job.status;
+        badge.dataset.status = job.status;
+        badge.className = "status status-" + job.status;
       });
     });
   }

@@ -1,0 +1,109 @@
+"""Job changes pushed to the clients that follow a job: one shared poll of the store, fanned out.
+
+Every follower of any job is fed by the same loop: while anyone follows, it reads the followed jobs
+in one query every `interval_s` (25 ms) and pushes each job whose state changed to its followers'
+queues. A write to the store thus reaches a waiting client within about one interval plus a query,
+whichever database it is and whichever process (a worker, this server, the CLI) wrote it; a server
+followed by nobody does not poll at all. `GET /api/jobs/{id}/events` streams them as server-sent events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aigc.cli.serialize import job_dict
+from aigc.core.status import JobStatus
+from aigc.core.store import Store
+from aigc.core.store.models import Job
+
+KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+
+
+def _state(job: Job) -> dict[str, Any]:
+    """The job as the API shows it (JobOut's JSON: times with their UTC offset)."""
+    from aigc.cli.serve.schemas import JobOut
+
+    return json.loads(JobOut.model_validate(job_dict(job)).model_dump_json())
+
+
+def _fingerprint(job: Job) -> tuple[Any, ...]:
+    """What a follower sees change; not the running duration, which changes at every read."""
+    return (
+        job.status,
+        job.progress,
+        json.dumps(job.progress_info, sort_keys=True, default=str),
+        job.attempts,
+        job.worker,
+        job.device,
+        job.error,
+        job.finished_at,
+        job.lease_lapsed,
+        job.cancel_requested,
+    )
+
+
+class JobEvents:
+    def __init__(self, store: Store, interval_s: float = 0.025) -> None:
+        self.store, self.interval_s = store, interval_s
+        self._followers: dict[int, set[asyncio.Queue[dict[str, Any]]]] = {}
+        self._last: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def follow(self, job_id: int, keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[dict[str, Any] | None]:
+        """The job's state now, then each change, until it has ended; None after `keepalive_s` of quiet."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._followers.setdefault(job_id, set()).add(queue)
+        if job_id in self._last:  # another follower's loop already knows it: no need to wait for a change
+            queue.put_nowait(self._last[job_id][1])
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._poll())
+        try:
+            while True:
+                try:
+                    state = await asyncio.wait_for(queue.get(), keepalive_s)
+                except TimeoutError:
+                    yield None
+                    continue
+                yield state
+                if JobStatus(state["status"]).finished:
+                    return
+        finally:
+            followers = self._followers.get(job_id, set())
+            followers.discard(queue)
+            if not followers:
+                self._followers.pop(job_id, None)
+                self._last.pop(job_id, None)
+
+    async def _poll(self) -> None:
+        while self._followers:
+            ids = list(self._followers)
+            jobs = await asyncio.to_thread(self._read, ids)
+            for job in jobs:
+                key = _fingerprint(job)
+                known = self._last.get(job.id)
+                if known is not None and known[0] == key:
+                    continue
+                state = _state(job)
+                self._last[job.id] = (key, state)
+                for queue in self._followers.get(job.id, ()):
+                    queue.put_nowait(state)
+            await asyncio.sleep(self.interval_s)
+
+    def _read(self, ids: list[int]) -> list[Job]:
+        from sqlalchemy import select
+
+        with self.store.transaction() as session:
+            return list(session.execute(select(Job).where(Job.id.in_(ids))).scalars())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def sse(events: AsyncIterator[dict[str, Any] | None]) -> AsyncIterator[str]:
+    """The states as server-sent events (`event: job`), a keep-alive comment for each quiet spell."""
+    async for state in events:
+        yield ": keep-alive\n\n" if state is None else f"event: job\ndata: {json.dumps(state)}\n\n"
