@@ -9,7 +9,7 @@ from aigc.core.plugin_api import DataPath, Field, JobParams, ModelParams
 
 DATA_HELP = "MNIST folder or images IDX file (.gz or raw) with its labels; default: the cache, downloaded when missing"
 STEPS_HELP = "denoising steps of the DPM-Solver++ sampler (more: slower, slightly cleaner)"
-GUIDANCE_HELP = "classifier-free guidance scale: 1 samples the conditional model alone (one pass per step), above 1 pushes digits towards their class (two passes), 0 ignores the class"
+GUIDANCE_HELP = "classifier-free guidance: 1 the conditional model alone, >1 stronger class (2 passes)"
 
 
 class TrainParams(JobParams):
@@ -39,7 +39,7 @@ class GenerateParams(ModelParams):
     guidance: float = Field(1.0, ge=0, le=20, description=GUIDANCE_HELP)
     pipeline: DataPath | None = Field(
         None,
-        description="a local diffusers pipeline or UNet folder to sample instead of `model` (28x28, 1 channel)",
+        description="local diffusers pipeline or UNet folder (28x28, 1 channel) sampled instead of model",
     )
 
 
