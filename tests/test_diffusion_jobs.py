@@ -324,7 +324,10 @@ def test_runs_on_a_celery_worker_as_it_runs_embedded(trained: Trained, tmp_path:
         params = {"n": 5, "seed": 4, **FEW}
         generate = create_job(store, Submission(JobKind.generate, "diffusion", params))
         evaluate = create_job(
-            store, Submission(JobKind.evaluate, "diffusion", {"data": str(trained.folder), "samples": 16, **FEW})
+            store,
+            Submission(
+                JobKind.evaluate, "diffusion", {"data": str(trained.folder), "samples": 16, "holdout": HOLDOUT, **FEW}
+            ),
         )
         start(store, [generate, evaluate])
         for queued in (generate, evaluate):
