@@ -339,3 +339,22 @@ def test_runs_on_a_celery_worker_as_it_runs_embedded(trained: Trained, tmp_path:
         assert cluster.job(evaluate.id).summary["model"] == cluster.job(generate.id).model_id != "default"
     finally:
         cluster.close()
+
+
+def test_the_web_gallery_shows_its_digits_and_their_provenance(trained: Trained) -> None:
+    from fastapi.testclient import TestClient
+
+    from aigc.cli.serve import create_app
+
+    outcome = job(trained, "generate", {"n": 6, "seed": 8, **FEW})
+    job_id = outcome.job.id
+    with TestClient(create_app(trained.outcome.settings), base_url="http://127.0.0.1") as client:
+        page = client.get(f"/jobs/{job_id}")
+        assert page.status_code == 200
+        for result in outcome.items:
+            assert f'<img src="/api/jobs/{job_id}/results/{result.index}"' in page.text
+        png = client.get(f"/api/jobs/{job_id}/results/{outcome.items[2].index}")
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+        assert png.content == outcome.items[2].data
+        detail = client.get(f"/jobs/{job_id}/results/{outcome.items[2].index}")
+        assert detail.status_code == 200 and "guidance" in detail.text and str(outcome.items[2].seed) in detail.text
