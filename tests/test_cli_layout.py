@@ -69,7 +69,7 @@ def test_cells_are_plain_text_unless_styled():
     assert lines[1].plain == "[red]x[/]" and lines[2].spans[0].style == "green"
 
 
-@pytest.mark.parametrize("plugin", ["gan", "vae", "text"])
+@pytest.mark.parametrize("plugin", ["gan", "vae", "text", "diffusion"])
 def test_plugins_show_gives_each_param_at_most_two_lines(sqlite_settings, plugin):
     lines = at_80(sqlite_settings, "plugins", "show", plugin)
     blocks = "\n".join(lines).split("\n\n")[1:]  # after the plugin's title: one block per job kind

@@ -11,8 +11,8 @@ from PIL import Image
 
 from aigc.core.images import encode_grey_png, read_png_text
 from aigc.core.plugin_api import item_seed
+from aigc.plugins.datasets.digit_quality import class_coverage, confident_share, frechet_distance
 from aigc.plugins.gan.classifier import CHECKPOINT, load_classifier, score
-from aigc.plugins.gan.evaluation import class_coverage, confident_share, frechet_distance
 from aigc.plugins.gan.networks import GanConfig
 from aigc.plugins.gan.sampling import draw_latents
 

@@ -128,7 +128,7 @@ def test_wrong_bearer_tokens_are_throttled_too(sqlite_settings):
         assert guesser.get("/api/jobs").status_code == 401
 
 
-@pytest.mark.parametrize("plugin", ["gan", "vae", "text"])
+@pytest.mark.parametrize("plugin", ["gan", "vae", "text", "diffusion"])
 def test_every_string_param_of_the_built_in_plugins_has_a_length_limit(plugin):
     from aigc.core.plugin import JobKind
     from aigc.core.registry import get_plugin

@@ -123,8 +123,8 @@ def calibrate_temperature(
     A GAN tends to draw its latent's bulk as over-typical digits; a slightly wider latent often fits
     the data better. Only training digits are used, never evaluate's held-out reference set.
     """
+    from aigc.plugins.datasets.digit_quality import frechet_distance
     from aigc.plugins.gan.classifier import load_classifier, score
-    from aigc.plugins.gan.evaluation import frechet_distance
     from aigc.plugins.gan.sampling import draw_latents, render
 
     classifier, _ = load_classifier(ctx.device)

@@ -1,0 +1,60 @@
+"""The generate job: n digits as PNG results with their provenance, a contact sheet, and progress per
+denoising step (a cancel stops sampling at the next step)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aigc.core.plugin_api import JobContext, UsageError, contact_sheet, encode_grey_png, encode_png
+from aigc.plugins.diffusion.data import to_pixels
+from aigc.plugins.diffusion.networks import Diffusion, load_folder, load_model
+from aigc.plugins.diffusion.params import GenerateParams
+from aigc.plugins.diffusion.sampling import denoise, draw_noise
+
+BATCH = 500  # digits per UNet pass (twice that with guidance): fast on CPU, small for any GPU
+GRID_MAX = 256  # the contact sheet shows the first 256 digits (16 x 16)
+
+
+def resolve(ctx: JobContext, params: GenerateParams) -> tuple[Diffusion, str]:
+    """The model to sample and the name its PNGs record: a `pipeline` folder, else model `params.model`."""
+    if params.pipeline is not None:
+        return load_folder(params.pipeline, ctx.device, f"pipeline {params.pipeline}"), str(params.pipeline)
+    diffusion, model = load_model(ctx, params.model)
+    return diffusion, model.id
+
+
+def check_request(diffusion: Diffusion, name: str, digit: int | None, guidance: float) -> None:
+    if digit is not None and not diffusion.conditional:
+        raise UsageError(f"{name} is unconditional: it cannot be asked for digit {digit}")
+    if guidance != 1.0 and not diffusion.guidable:
+        raise UsageError(f"{name} has no null class to guide against; use guidance=1")
+
+
+def generate(ctx: JobContext, params: GenerateParams) -> None:
+    diffusion, name = resolve(ctx, params)
+    check_request(diffusion, name, params.digit, params.guidance)
+    common = {"plugin": "diffusion", "model": name, "steps": params.steps, "guidance": params.guidance}
+    batches = -(-params.n // BATCH)
+    shown: list[np.ndarray] = []
+    for b, start in enumerate(range(0, params.n, BATCH)):
+        noise = draw_noise(ctx.seed, range(start, min(start + BATCH, params.n)), params.digit)
+
+        def report(k: int, b: int = b, start: int = start) -> None:
+            ctx.progress(b * params.steps + k, batches * params.steps, step=k, digits=start)
+
+        images = denoise(
+            diffusion, noise, steps=params.steps, guidance=params.guidance, device=ctx.device, on_step=report
+        )
+        pixels = to_pixels(images)
+        for offset, image in enumerate(pixels):
+            seed = noise.seeds[offset]
+            meta = {**common, "seed": seed, "index": start + offset}
+            if diffusion.conditional:
+                meta["digit"] = int(noise.digits[offset])
+            ctx.add_image(encode_grey_png(image, meta), seed=seed, role="item", metadata=meta)
+        if len(shown) * BATCH < GRID_MAX:
+            shown.append(pixels)
+    sheet = contact_sheet(np.concatenate(shown)[:GRID_MAX])
+    grid_meta = {"plugin": "diffusion", "model": name, "seed": ctx.seed, "count": min(params.n, GRID_MAX)}
+    ctx.add_image(encode_png(sheet, grid_meta), seed=ctx.seed, role="grid", metadata=grid_meta)
+    ctx.set_summary(n=params.n, model=name, steps=params.steps, guidance=params.guidance)
