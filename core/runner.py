@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from aigc.core import catalog
+from aigc.core.chaining import send_ready_after
 from aigc.core.checks import check_here
 from aigc.core.config import Settings
 from aigc.core.context import ContextBackend, Interruption, JobContext, LoadedModel, PendingModel, Progress
@@ -58,13 +59,18 @@ def run_job(
     if outcome is None:
         return _status(store, job_id)
     try:
-        return lifecycle.finish_job(store, claim, outcome) or _status(store, job_id)
+        status = lifecycle.finish_job(store, claim, outcome)
     except (AigcError, SQLAlchemyError) as exc:
         then = "a worker's reaper requeues it" if settings.broker_url else f"`aigc jobs resume {job_id}` runs it again"
         raise OutcomeNotRecorded(
             f"job {job_id} ended {outcome.status} but the store could not record it ({first_line(exc)}); "
             f"it stays running until its lease lapses ({settings.lease_seconds:g} s), then {then}"
         ) from exc
+    if status is None:
+        return _status(store, job_id)
+    if status != JobStatus.queued:
+        send_ready_after(store, job_id)  # its dependents, the next jobs of its sweep
+    return status
 
 
 def run_to_end(

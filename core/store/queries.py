@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from aigc.core.errors import UnknownJob
 from aigc.core.store.models import Job, JobStatus, Metric, Model, Result
+from aigc.core.store.readiness import ready
 
 
 def get_job(session: Session, job_id: int) -> Job:
@@ -142,6 +143,12 @@ def newest_model(session: Session, plugin: str) -> Model | None:
     return session.execute(query).scalar_one_or_none()
 
 
+def model_of_job(session: Session, job_id: int) -> Model | None:
+    """The model a training job made (its last, should it have made several)."""
+    query = select(Model).where(Model.source_job_id == job_id).order_by(Model.id.desc()).limit(1)
+    return session.execute(query).scalar_one_or_none()
+
+
 def get_model(session: Session, model_id: int) -> Model | None:
     return session.get(Model, model_id)
 
@@ -186,6 +193,7 @@ def _due_queued(now: datetime) -> ColumnElement[bool]:
         Job.cancel_requested.is_(False),
         Job.attempts < Job.max_attempts,
         or_(Job.not_before.is_(None), Job.not_before <= now),
+        ready(now),  # a job waiting for a parent or a sweep slot is sent when that ends, not before
     )
 
 
