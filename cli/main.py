@@ -17,6 +17,7 @@ from aigc.cli import (
     results_cmd,
     serve_cmd,
     submit_cmd,
+    sweep_cmd,
     worker_cmd,
 )
 
@@ -39,6 +40,8 @@ def _start_here(ctx: typer.Context) -> None:
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(submit_cmd.app, name="submit")
 app.add_typer(jobs_cmd.app, name="jobs")
+app.add_typer(sweep_cmd.app, name="sweep")
+app.add_typer(sweep_cmd.sweeps_app, name="sweeps")
 app.command("results")(results_cmd.results)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")
