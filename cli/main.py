@@ -8,6 +8,7 @@ import typer
 
 from aigc.cli import (
     cluster_cmd,
+    compare_cmd,
     config_cmd,
     db_cmd,
     doctor_cmd,
@@ -43,6 +44,7 @@ app.add_typer(jobs_cmd.app, name="jobs")
 app.add_typer(sweep_cmd.app, name="sweep")
 app.add_typer(sweep_cmd.sweeps_app, name="sweeps")
 app.command("results")(results_cmd.results)
+app.command("compare")(compare_cmd.compare)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")
 app.command("worker")(worker_cmd.worker)
