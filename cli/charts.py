@@ -166,3 +166,38 @@ def panels_of(curves: dict[str, dict[str, Sequence[tuple[int, float]]]]) -> dict
         for key, points in series.items():
             panels.setdefault(key, {})[label] = points
     return dict(sorted(panels.items()))
+
+
+def scatter_svg(x_label: str, y_label: str, points: Sequence[tuple[float, float, str]], best: str | None = None) -> str:
+    """A swept param (x) against a metric (y): one dot per point, titled with its label; `best` ringed.
+    A param whose values are all positive and span more than a factor of 20 gets a log x axis."""
+    finite = [(x, y, label) for x, y, label in points if math.isfinite(x) and math.isfinite(y)]
+    head = f'<svg xmlns="http://www.w3.org/2000/svg" class="chart scatter" viewBox="0 0 {PANEL_W} {PANEL_H}" font-family="sans-serif" font-size="11" data-param="{escape(x_label)}">'
+    title = f'<text x="{PAD_L}" y="15" font-weight="bold">{escape(y_label)} by {escape(x_label)}</text>'
+    if not finite:
+        return f'{head}{title}<text x="{PAD_L}" y="40">no finished points yet</text></svg>'
+    xs = [x for x, _, _ in finite]
+    log_x = min(xs) > 0 and max(xs) / min(xs) > 20
+    shown = [(math.log10(x) if log_x else x, y, label) for x, y, label in finite]
+    bounds = _bounds({"": [(sx, sy) for sx, sy, _ in shown]})  # type: ignore[dict-item]
+    assert bounds is not None
+    xy = _scale(bounds, 0, 0)
+    x0, x1, y0, y1 = bounds
+    bottom, right = PANEL_H - PAD_B, PANEL_W - PAD_R
+    tick = (lambda v: f"{10**v:.3g}") if log_x else (lambda v: f"{v:.3g}")
+    parts = [
+        head,
+        title,
+        f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{bottom}" stroke="#888"/>',
+        f'<line x1="{PAD_L}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#888"/>',
+        f'<text x="{PAD_L - 4}" y="{PAD_T + 8}" text-anchor="end">{y1:.3g}</text>',
+        f'<text x="{PAD_L - 4}" y="{bottom}" text-anchor="end">{y0:.3g}</text>',
+        f'<text x="{PAD_L}" y="{bottom + 14}">{tick(x0)}</text>',
+        f'<text x="{right}" y="{bottom + 14}" text-anchor="end">{escape(x_label)}{" (log)" if log_x else ""} {tick(x1)}</text>',
+    ]
+    for sx, sy, label in shown:
+        x, y = xy(sx, sy)
+        ring = ' stroke="#D55E00" stroke-width="2" r="6"' if label == best else ' r="4"'
+        parts.append(f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}"{ring} fill="#0072B2"><title>{escape(label)}: {sy:.4g}</title></circle>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -32,9 +32,12 @@ def list_jobs(
     plugin: str | None = None,
     before: int | None = None,
     limit: int = 20,
+    sweep_id: int | None = None,
 ) -> Sequence[Job]:
-    """Newest first; `before` (a job id) pages back through older jobs."""
+    """Newest first; `before` (a job id) pages back through older jobs; `sweep_id`: only that sweep's."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if sweep_id is not None:
+        query = query.where(Job.sweep_id == sweep_id)
     if status:
         query = query.where(Job.status == status)
     if plugin:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from aigc.core.errors import UsageError
+from aigc.core.errors import UnknownSweep
 from aigc.core.store.dependencies import cancel_dependents
 from aigc.core.store.models import Job, JobDependency, JobStatus, Sweep, utcnow
 
@@ -47,7 +47,7 @@ def insert_jobs(session: Session, rows: Sequence[dict[str, Any]], after: Sequenc
 def get_sweep(session: Session, sweep_id: int) -> Sweep:
     sweep = session.get(Sweep, sweep_id)
     if sweep is None:
-        raise UsageError(f"no sweep with id {sweep_id}; see `aigc sweeps list`")
+        raise UnknownSweep(sweep_id)
     return sweep
 
 
