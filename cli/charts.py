@@ -198,6 +198,8 @@ def scatter_svg(x_label: str, y_label: str, points: Sequence[tuple[float, float,
     for sx, sy, label in shown:
         x, y = xy(sx, sy)
         ring = ' stroke="#D55E00" stroke-width="2" r="6"' if label == best else ' r="4"'
-        parts.append(f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}"{ring} fill="#0072B2"><title>{escape(label)}: {sy:.4g}</title></circle>')
+        parts.append(
+            f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}"{ring} fill="#0072B2"><title>{escape(label)}: {sy:.4g}</title></circle>'
+        )
     parts.append("</svg>")
     return "".join(parts)

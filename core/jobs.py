@@ -142,9 +142,8 @@ def start(store: Store, jobs: Sequence[Job], *, run_here: Callable[[int], object
         send_ready(store, jobs)  # the others go when what they wait for ends
         return True
     run = run_here or _run_to_end(store)
-    ran: set[int] = set()
-    for job in jobs:
-        _run_in_order(store, job.id, run, ran)
+    for job_id in in_order(store, [job.id for job in jobs]):
+        run(job_id)
     return False
 
 
@@ -157,21 +156,19 @@ def _run_to_end(store: Store) -> Callable[[int], object]:
     return run
 
 
-def _run_in_order(store: Store, job_id: int, run: Callable[[int], object], ran: set[int]) -> None:
-    """Embedded: run the job's queued parents first (theirs before them), wait for those running
-    elsewhere, then the job itself, which the store refuses if a parent did not succeed."""
-    if job_id in ran:
-        return
-    ran.add(job_id)
+def in_order(store: Store, job_ids: Sequence[int]) -> list[int]:
+    """Embedded: the jobs with their queued ancestors (nothing else would run them), parents first.
+
+    Ids order them: a job's parents exist before it does. A parent running elsewhere is waited for by
+    the runner (`run_to_end`); one that did not succeed leaves the job `cancelled`, and its run a no-op.
+    """
+    chosen, frontier = set(job_ids), list(job_ids)
     with store.transaction() as session:
-        parents = parents_of(session, [job_id]).get(job_id, [])
-        states = {p: queries.get_job(session, p).state for p in parents}
-    for parent_id, state in states.items():
-        if state == JobStatus.queued:
-            _run_in_order(store, parent_id, run, ran)
-        elif state == JobStatus.running:
-            wait_for(store, parent_id, give_up_when_lapsed=True)
-    run(job_id)
+        while frontier:
+            found = {p for parents in parents_of(session, frontier).values() for p in parents} - chosen
+            frontier = [p for p in sorted(found) if queries.get_job(session, p).status == JobStatus.queued]
+            chosen |= set(frontier)
+    return sorted(chosen)
 
 
 def cancel_job(store: Store, job_id: int) -> JobStatus:

@@ -114,7 +114,9 @@ def compare_page(request: Request, srv: Srv, ids: Annotated[str, Query(max_lengt
     try:
         result = compare(srv.store, refs)
     except UsageError as exc:
-        return page(srv, request, "compare.html", 422 if refs else 200, result=None, ids=ids, error=str(exc) if refs else None)
+        return page(
+            srv, request, "compare.html", 422 if refs else 200, result=None, ids=ids, error=str(exc) if refs else None
+        )
     panels = panels_of({item.label: item.curves for item in result.items})
     charts = [overlay_svg(key, lines) for key, lines in panels.items()]
     return page(srv, request, "compare.html", result=result, ids=ids, error=None, charts=charts)
