@@ -76,3 +76,32 @@ def test_compare_page(sqlite_settings, client):
     refused = client.get(f"/compare?ids={first}")
     assert refused.status_code == 422 and "compare needs at least two jobs or models" in refused.text
     assert client.get("/compare").status_code == 200
+
+
+def test_sweep_api_starts_lists_shows_and_cancels(sqlite_settings, client):
+    refused = client.post("/api/sweeps", json={"kind": "train", "plugin": "toy", "params": {"epochs": [1, 0]}})
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("invalid param 'epochs' for toy train")
+    assert client.get("/api/sweeps").json() == []
+    made = client.post(
+        "/api/sweeps",
+        json={
+            "kind": "train",
+            "plugin": "toy",
+            "params": {"epochs": "1,2", "sleep": 0},
+            "then": [{"kind": "evaluate"}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    sweep_id, jobs = made.json()["id"], made.json()["jobs"]
+    assert len(jobs) == 4
+    import time
+
+    deadline = time.monotonic() + 60
+    while client.get(f"/api/sweeps/{sweep_id}").json()["jobs"] != {"succeeded": 4}:
+        assert time.monotonic() < deadline, client.get(f"/api/sweeps/{sweep_id}").json()
+        time.sleep(0.2)
+    shown = client.get(f"/api/sweeps/{sweep_id}", params={"by": "weight_sum", "highest": True}).json()
+    assert [(p["params"], p["best"]) for p in shown["points"]] == [({"epochs": 2}, True), ({"epochs": 1}, False)]
+    assert shown["points"][0]["metrics_from"].startswith("evaluate job ")
+    assert client.post(f"/api/sweeps/{sweep_id}/cancel").json() == {"cancelled": 0, "stopping": 0}
+    assert client.get("/api/sweeps/424242").status_code == 404

@@ -90,9 +90,10 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, ch
     app.state.server = server
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from aigc.cli.serve import api, pages, sweep_pages
+    from aigc.cli.serve import api, pages, sweep_api, sweep_pages
 
     app.include_router(api.router)
+    app.include_router(sweep_api.router)
     app.include_router(pages.router)
     app.include_router(sweep_pages.router)
     # Added first, so innermost: it wraps the very `receive` the routes read (the guard, outside it, reads no body).
