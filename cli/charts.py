@@ -4,21 +4,21 @@ Pillow (already a dependency). No chart library: a few lines and labels do not n
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
-Series = dict[str, Sequence[tuple[int, float]]]  # label -> (step, value) points
+Series = Mapping[str, Sequence[tuple[float, float]]]  # label -> (step, value) points
 PANEL_W, PANEL_H = 460, 220
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 12, 24, 40
 MAX_POINTS = 400  # more points than pixels only slows the browser
 
 
-def downsample(points: Sequence[tuple[int, float]], limit: int = MAX_POINTS) -> list[tuple[int, float]]:
+def downsample(points: Sequence[tuple[float, float]], limit: int = MAX_POINTS) -> list[tuple[float, float]]:
     """Keep the min and max of each bucket, so spikes survive the thinning."""
     if len(points) <= limit:
         return list(points)
     size = math.ceil(len(points) / (limit // 2))
-    kept: list[tuple[int, float]] = []
+    kept: list[tuple[float, float]] = []
     for start in range(0, len(points), size):
         bucket = points[start : start + size]
         low = min(bucket, key=lambda p: p[1])
@@ -31,11 +31,11 @@ def downsample(points: Sequence[tuple[int, float]], limit: int = MAX_POINTS) -> 
 COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
 
-def _finite(series: Series) -> dict[str, list[tuple[int, float]]]:
+def _finite(series: Series) -> dict[str, list[tuple[float, float]]]:
     return {label: downsample([(s, v) for s, v in pts if math.isfinite(v)]) for label, pts in series.items()}
 
 
-def _bounds(series: dict[str, list[tuple[int, float]]]) -> tuple[float, float, float, float] | None:
+def _bounds(series: Mapping[str, Sequence[tuple[float, float]]]) -> tuple[float, float, float, float] | None:
     points = [p for pts in series.values() for p in pts]
     if not points:
         return None
@@ -44,7 +44,9 @@ def _bounds(series: dict[str, list[tuple[int, float]]]) -> tuple[float, float, f
     return x0, (x1 if x1 > x0 else x0 + 1), (y0 if y1 > y0 else y0 - 0.5), (y1 if y1 > y0 else y1 + 0.5)
 
 
-def _scale(bounds: tuple[float, float, float, float], left: float, top: float):  # type: ignore[no-untyped-def]
+def _scale(
+    bounds: tuple[float, float, float, float], left: float, top: float
+) -> Callable[[float, float], tuple[float, float]]:
     x0, x1, y0, y1 = bounds
     inner_w, inner_h = PANEL_W - PAD_L - PAD_R, PANEL_H - PAD_T - PAD_B
 
@@ -159,9 +161,9 @@ def figure_png(panels: dict[str, Series]) -> bytes:
     return buffer.getvalue()
 
 
-def panels_of(curves: dict[str, dict[str, Sequence[tuple[int, float]]]]) -> dict[str, Series]:
+def panels_of(curves: Mapping[str, Mapping[str, Sequence[tuple[float, float]]]]) -> dict[str, Series]:
     """{label: {metric: points}} to {metric: {label: points}}, metrics in name order."""
-    panels: dict[str, Series] = {}
+    panels: dict[str, dict[str, Sequence[tuple[float, float]]]] = {}
     for label, series in curves.items():
         for key, points in series.items():
             panels.setdefault(key, {})[label] = points
@@ -179,7 +181,7 @@ def scatter_svg(x_label: str, y_label: str, points: Sequence[tuple[float, float,
     xs = [x for x, _, _ in finite]
     log_x = min(xs) > 0 and max(xs) / min(xs) > 20
     shown = [(math.log10(x) if log_x else x, y, label) for x, y, label in finite]
-    bounds = _bounds({"": [(sx, sy) for sx, sy, _ in shown]})  # type: ignore[dict-item]
+    bounds = _bounds({"": [(sx, sy) for sx, sy, _ in shown]})
     assert bounds is not None
     xy = _scale(bounds, 0, 0)
     x0, x1, y0, y1 = bounds

@@ -12,7 +12,7 @@ from aigc.cli import completion
 from aigc.cli.render import age, err, out, print_json, value_text
 
 if TYPE_CHECKING:
-    import click
+    from typer._click import Context
 
     from aigc.core.sweep_results import SweepTable
 
@@ -56,7 +56,7 @@ def split_then(args: list[str]) -> tuple[list[str], list[list[str]]]:
 class ThenCommand(TyperCommand):
     """A sweep command: its `--then` options, each with the -p options after it, are parsed here."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         own, chained = split_then(args)
         ctx.meta["aigc.then"] = chained
         return super().parse_args(ctx, own)

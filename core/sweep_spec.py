@@ -91,7 +91,7 @@ def grid(axes: dict[str, Axis]) -> list[dict[str, Any]]:
                 f"or list values for a grid ({key}=a,b,c)"
             )
     keys = list(axes)
-    lists = [axes[key] for key in keys]  # type: ignore[misc]  # ranges refused above
+    lists = [axis for axis in axes.values() if not isinstance(axis, Range)]  # every one: ranges refused above
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*lists)]
 
 

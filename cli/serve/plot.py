@@ -38,7 +38,7 @@ def line_chart(key: str, points: Sequence[tuple[int, float]]) -> str:
     inner_w = WIDTH - PAD_LEFT - PAD_RIGHT
     inner_h = HEIGHT - PAD_TOP - PAD_BOTTOM
 
-    def xy(step: int, value: float) -> str:
+    def xy(step: float, value: float) -> str:
         x = PAD_LEFT + (step - x0) / (x1 - x0) * inner_w
         y = PAD_TOP + (1 - (value - y0) / (y1 - y0)) * inner_h
         return f"{x:.1f},{y:.1f}"

@@ -49,7 +49,10 @@ def _summary(sweep: Any, counts: dict[str, int]) -> dict[str, Any]:
     status_code=201,
     response_model=SweepCreatedOut,
     summary="Start a sweep (aigc sweep): every job validated before any is stored",
-    responses={422: {"model": ErrorOut, "description": "unknown plugin, a bad value or range"}},
+    responses={
+        400: {"model": ErrorOut, "description": "a body that is not JSON"},
+        422: {"model": ErrorOut, "description": "unknown plugin, a bad value or range"},
+    },
 )
 def start_sweep(body: SweepIn, srv: Srv) -> dict[str, Any]:
     try:

@@ -67,7 +67,8 @@ def status_counts(session: Session, sweep_ids: Sequence[int]) -> dict[int, dict[
     )
     counts: dict[int, dict[str, int]] = {}
     for sweep_id, status, count in rows:
-        counts.setdefault(sweep_id, {})[status] = count
+        if sweep_id is not None:
+            counts.setdefault(sweep_id, {})[status] = count
     return counts
 
 
