@@ -15,6 +15,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -35,29 +36,9 @@ AXES = ["lr_g=1e-4,2e-4,4e-4", "latent_size=32,64"]  # with --seeds 2: 12 jobs
 
 
 def _wait_all(cluster: BenchCluster, ids: list[int]) -> tuple[float, float]:
-    """Poll until every job ended: (first start, last finish) as epoch seconds; raises if one failed."""
-    from sqlalchemy import func, select
-
-    from aigc.core.store import Job
-
-    while True:
-        with cluster.store.transaction() as session:
-            left = session.execute(
-                select(func.count()).where(Job.id.in_(ids), Job.status.in_(["queued", "running"]))
-            ).scalar_one()
-            if not left:
-                first, last, failed = session.execute(
-                    select(
-                        func.min(Job.started_at),
-                        func.max(Job.finished_at),
-                        func.count().filter(Job.status != "succeeded"),
-                    ).where(Job.id.in_(ids))
-                ).one()
-                break
-        time.sleep(0.1)
-    if failed:
-        raise RuntimeError(f"{failed} jobs did not succeed; see {cluster.root}")
-    return first.timestamp(), last.timestamp()
+    """(first start, last finish) of the jobs, as epoch seconds (the store's times are naive UTC)."""
+    first, last = cluster.wait_all(ids)
+    return first.replace(tzinfo=UTC).timestamp(), last.replace(tzinfo=UTC).timestamp()
 
 
 def _request() -> Any:

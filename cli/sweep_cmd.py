@@ -234,6 +234,7 @@ def list_sweeps(
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """The newest sweeps, newest first, with how many of their jobs are in each state."""
+    from aigc.cli.serialize import sweep_dict
     from aigc.core.store import Store
     from aigc.core.store import sweeps as sweep_rows
 
@@ -242,7 +243,7 @@ def list_sweeps(
         rows = list(sweep_rows.list_sweeps(session, limit))
         counts = sweep_rows.status_counts(session, [s.id for s in rows])
     if json_out:
-        print_json([_sweep_dict(s, counts.get(s.id, {})) for s in rows])
+        print_json([sweep_dict(s, counts.get(s.id, {})) for s in rows])
         return
     from aigc.cli.table import Table, print_table
 
@@ -255,18 +256,6 @@ def list_sweeps(
             age(s.created_at), note=swept,
         )  # fmt: skip
     print_table(table)
-
-
-def _sweep_dict(sweep: Any, counts: dict[str, int]) -> dict[str, Any]:
-    return {
-        "id": sweep.id,
-        "plugin": sweep.plugin,
-        "kind": sweep.kind,
-        "max_parallel": sweep.max_parallel,
-        "spec": sweep.spec,
-        "jobs": counts,
-        "created_at": sweep.created_at,
-    }
 
 
 @sweeps_app.command("show")
@@ -287,24 +276,9 @@ def show(
 def show_table(table: SweepTable, json_out: bool) -> None:
     sweep = table.sweep
     if json_out:
-        print_json(
-            {
-                **_sweep_dict(sweep, table.counts),
-                "by": table.by,
-                "points": [
-                    {
-                        "job": p.job.id,
-                        "status": p.job.status,
-                        "params": p.params,
-                        "metrics": p.metrics,
-                        "metrics_from": p.source,
-                        "chained": [{"job": c.id, "kind": c.kind, "status": c.status} for c in p.chained],
-                        "best": p.best,
-                    }
-                    for p in table.points
-                ],
-            }
-        )
+        from aigc.cli.serialize import sweep_table_dict
+
+        print_json(sweep_table_dict(table))
         return
     from aigc.cli.job_view import job_status_cell
     from aigc.cli.table import Table, print_table

@@ -160,3 +160,34 @@ def test_cli_bad_sweeps_are_one_line_and_store_nothing(sqlite_settings, args, me
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith(message), done.stderr
     assert _job_count(sqlite_settings) == 0
+
+
+def test_ctrl_c_cancels_the_running_job_and_the_rest_of_an_embedded_sweep(sqlite_settings):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import env_for
+
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "aigc.cli", "sweep", "train", "--plugin", "toy", "-p", "epochs=200", "-p", "sleep=0.05",
+         "--seeds", "3"],
+        env=env_for(sqlite_settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with Store(sqlite_settings).transaction() as session:
+            if any(j.status == "running" for j in queries.list_jobs(session)):
+                break
+        time.sleep(0.05)
+    runner.send_signal(signal.SIGINT)
+    code, stderr = runner.wait(timeout=60), runner.stderr.read()
+    assert code == 130 and stderr.strip().endswith("error: interrupted"), stderr
+    with Store(sqlite_settings).transaction() as session:
+        jobs = sorted(queries.list_jobs(session), key=lambda j: j.id)
+    assert [(j.status, j.error) for j in jobs] == [
+        ("cancelled", "interrupted (Ctrl-C)"),
+        ("cancelled", f"cancelled with sweep {jobs[0].sweep_id}"),
+        ("cancelled", f"cancelled with sweep {jobs[0].sweep_id}"),
+    ]

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
+from aigc.cli.serialize import sweep_dict, sweep_table_dict
 from aigc.cli.serve.api import ERRORS, Srv
 from aigc.cli.serve.schemas import ErrorOut, SweepCreatedOut, SweepDetail, SweepIn, SweepOut
 from aigc.core.errors import UsageError
@@ -30,18 +31,6 @@ def _axes(params: dict[str, Any]) -> dict[str, Axis]:
         else:
             axes[key] = [value]
     return axes
-
-
-def _summary(sweep: Any, counts: dict[str, int]) -> dict[str, Any]:
-    return {
-        "id": sweep.id,
-        "plugin": sweep.plugin,
-        "kind": sweep.kind,
-        "max_parallel": sweep.max_parallel,
-        "spec": sweep.spec,
-        "jobs": counts,
-        "created_at": sweep.created_at,
-    }
 
 
 @router.post(
@@ -81,7 +70,7 @@ def list_sweeps(srv: Srv, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> l
     with srv.store.transaction() as session:
         rows = list(sweep_rows.list_sweeps(session, limit))
         counts = sweep_rows.status_counts(session, [s.id for s in rows])
-    return [_summary(s, counts.get(s.id, {})) for s in rows]
+    return [sweep_dict(s, counts.get(s.id, {})) for s in rows]
 
 
 @router.get("/sweeps/{sweep_id}", response_model=SweepDetail, summary="A sweep's points and metrics (aigc sweeps show)")
@@ -91,23 +80,7 @@ def show_sweep(
     by: Annotated[str | None, Query(max_length=100, description="sort by this metric, lowest first")] = None,
     highest: Annotated[bool, Query(description="with by: the highest value is best")] = False,
 ) -> dict[str, Any]:
-    table = sweep_table(srv.store, sweep_id, by, highest)
-    return {
-        **_summary(table.sweep, table.counts),
-        "by": table.by,
-        "points": [
-            {
-                "job": p.job.id,
-                "status": p.job.status,
-                "params": p.params,
-                "metrics": p.metrics,
-                "metrics_from": p.source,
-                "chained": [{"job": c.id, "kind": c.kind, "status": c.status} for c in p.chained],
-                "best": p.best,
-            }
-            for p in table.points
-        ],
-    }
+    return sweep_table_dict(sweep_table(srv.store, sweep_id, by, highest))
 
 
 @router.post("/sweeps/{sweep_id}/cancel", summary="Cancel every job of a sweep not yet ended (aigc sweeps cancel)")
