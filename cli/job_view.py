@@ -43,10 +43,12 @@ def show(store: Store, job: Job) -> None:
     from rich.table import Table
 
     from aigc.core.store import queries
+    from aigc.core.store.dependencies import parents_of
 
     with store.transaction() as session:
         counts = queries.count_results(session, job.id)
         metrics = queries.metrics_of(session, job.id)
+        parents = parents_of(session, [job.id]).get(job.id, [])
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -56,6 +58,8 @@ def show(store: Store, job: Job) -> None:
         ("plugin", f"{job.plugin} {job.kind}"),
         ("params", ", ".join(f"{k}={v}" for k, v in job.params.items())),
         ("model", job.model_id or "-"),
+        ("after", ", ".join(f"job {p}" for p in parents) or "-"),
+        ("sweep", str(job.sweep_id) if job.sweep_id else "-"),
         ("progress", f"{job.progress:.0%} {_info(job.progress_info)}"),
         ("attempts", f"{job.attempts} of at most {job.max_attempts}"),
         ("worker", f"{job.worker or '-'} ({job.device or 'device not chosen'})"),

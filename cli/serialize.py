@@ -31,6 +31,7 @@ def job_dict(job: Job) -> dict[str, Any]:
         "device": job.device,
         "error": job.error,
         "summary": job.summary,
+        "sweep_id": job.sweep_id,
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,

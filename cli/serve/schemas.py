@@ -46,6 +46,7 @@ class JobOut(BaseModel):
     device: str | None
     error: str | None
     summary: dict[str, Any]
+    sweep_id: int | None = Field(None, description="the sweep the job belongs to, if any")
     created_at: UtcTime
     started_at: UtcTime | None
     finished_at: UtcTime | None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from aigc.core.store.models import Job, JobDependency, JobStatus, Sweep
@@ -101,6 +101,7 @@ def sendable(session: Session, job_ids: Sequence[int], now: datetime) -> list[Jo
         session.execute(
             select(Job)
             .where(Job.id.in_(list(job_ids)), Job.status == JobStatus.queued, Job.cancel_requested.is_(False))
+            .where(Job.attempts < Job.max_attempts, or_(Job.not_before.is_(None), Job.not_before <= now))
             .where(ready(now))
             .order_by(Job.id)
         ).scalars()
