@@ -57,7 +57,8 @@ def test_jobs_list_tags_and_filters_a_sweeps_jobs(sqlite_settings, client):
 
     other = submit(sqlite_settings, "toy", "generate", {"n": 1})
     everything = client.get("/jobs").text
-    assert everything.count(f'href="/sweeps/{sweep_id}">sweep {sweep_id}</a>') == len(jobs)
+    assert everything.count(f'class="sweep-tag" href="/sweeps/{sweep_id}"') == len(jobs)
+    assert everything.count(f'<tr class="sweep-group" data-sweep="{sweep_id}">') == 1  # one header over its rows
     only = client.get(f"/jobs?sweep={sweep_id}").text
     shown = {int(j) for j in re.findall(r'<tr data-job="(\d+)">', only)}
     assert shown == {j.id for j in jobs} and other not in shown
