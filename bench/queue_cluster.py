@@ -148,6 +148,31 @@ class BenchCluster:
             start(self.store, [job])
         return job
 
+    def wait_all(self, ids: list[int]) -> tuple[Any, Any]:
+        """Poll until every job ended: (first start, last finish), naive UTC; raises if one did not succeed."""
+        from sqlalchemy import func, select
+
+        from aigc.core.store import Job
+
+        while True:
+            with self.store.transaction() as session:
+                left = session.execute(
+                    select(func.count()).where(Job.id.in_(ids), Job.status.in_(["queued", "running"]))
+                ).scalar_one()
+                if not left:
+                    first, last, failed = session.execute(
+                        select(
+                            func.min(Job.started_at),
+                            func.max(Job.finished_at),
+                            func.count().filter(Job.status != "succeeded"),
+                        ).where(Job.id.in_(ids))
+                    ).one()
+                    break
+            time.sleep(0.1)
+        if failed:
+            raise RuntimeError(f"{failed} jobs did not succeed; see {self.root}")
+        return first, last
+
     def status(self, job_id: int) -> Any:
         from aigc.core.store import queries
 

@@ -19,10 +19,6 @@ from queue_cluster import BenchCluster
 
 def run(cluster: BenchCluster, processes: int, plugin: str, params: dict[str, object], jobs: int) -> float:
     """Queue the jobs first, then start the workers: jobs/s from the first start to the last finish."""
-    from sqlalchemy import func, select
-
-    from aigc.core.store import Job
-
     ids = [cluster.submit(plugin, params).id for _ in range(jobs)]
     workers = cluster.start(
         "--gpus",
@@ -36,25 +32,9 @@ def run(cluster: BenchCluster, processes: int, plugin: str, params: dict[str, ob
         log=f"scale{processes}",
         OMP_NUM_THREADS="1",
     )
-    while True:
-        with cluster.store.transaction() as session:
-            left = session.execute(
-                select(func.count()).where(Job.id.in_(ids), Job.status.in_(["queued", "running"]))
-            ).scalar_one()
-            if not left:
-                first, last, failed = session.execute(
-                    select(
-                        func.min(Job.started_at),
-                        func.max(Job.finished_at),
-                        func.count().filter(Job.status != "succeeded"),
-                    ).where(Job.id.in_(ids))
-                ).one()
-                break
-        time.sleep(0.2)
+    first, last = cluster.wait_all(ids)
     cluster.kill(workers)
     time.sleep(1)
-    if failed:
-        raise RuntimeError(f"{failed} jobs did not succeed; see {cluster.root}")
     return jobs / (last - first).total_seconds()
 
 

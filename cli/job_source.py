@@ -26,6 +26,7 @@ class JobFacts:
     texts: list[str]  # generated texts (items), in order
     models: list[tuple[str, str]] = field(default_factory=list)  # (id, name) of the models it registered
     metrics: list[tuple[str, int, float]] = field(default_factory=list)  # (key, step, value), step order
+    parents: list[int] = field(default_factory=list)  # the jobs it waits for (--after)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class StoreSource:
 
     def facts(self, job: Job, texts: bool = True) -> JobFacts:
         from aigc.core.store import queries
+        from aigc.core.store.dependencies import parents_of
 
         with self.store.transaction() as session:
             counts = queries.count_results(session, job.id)
@@ -66,7 +68,8 @@ class StoreSource:
             )
             models = [(str(m.id), m.name) for m in queries.models_of(session, job.plugin) if m.source_job_id == job.id]
             metrics = [(m.key, m.step, m.value) for m in queries.metrics_of(session, job.id)]
-        return JobFacts(counts, shown, models, metrics)
+            parents = parents_of(session, [job.id]).get(job.id, [])
+        return JobFacts(counts, shown, models, metrics, parents)
 
     def rows(self, job: Job) -> list[Any]:
         from aigc.core.store import queries
@@ -168,6 +171,7 @@ def job_from_api(data: dict[str, Any]) -> Job:
         finished_at=api_time(data.get("finished_at")),
         lease_expires_at=api_time(data.get("lease_expires_at")),
         token_name=data.get("token"),
+        sweep_id=data.get("sweep_id"),
     )
 
 

@@ -36,7 +36,7 @@ def show(source: JobSource, job: Job) -> None:
     from rich.table import Table
 
     facts = source.facts(job, texts=False)
-    counts = facts.counts
+    counts, parents = facts.counts, facts.parents
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -46,6 +46,8 @@ def show(source: JobSource, job: Job) -> None:
         ("plugin", f"{job.plugin} {job.kind}"),
         ("params", ", ".join(f"{k}={v}" for k, v in job.params.items())),
         ("model", job.model_id or "-"),
+        ("after", ", ".join(f"job {p}" for p in parents) or "-"),
+        ("sweep", str(job.sweep_id) if job.sweep_id else "-"),
         ("progress", f"{job.progress:.0%} {_info(job.progress_info)}"),
         ("attempts", f"{job.attempts} of at most {job.max_attempts}"),
         ("worker", f"{job.worker or '-'} ({job.device or 'device not chosen'})"),

@@ -8,6 +8,7 @@ import typer
 
 from aigc.cli import (
     cluster_cmd,
+    compare_cmd,
     config_cmd,
     db_cmd,
     doctor_cmd,
@@ -18,6 +19,7 @@ from aigc.cli import (
     serve_cmd,
     submit_cmd,
     tokens_cmd,
+    sweep_cmd,
     worker_cmd,
 )
 
@@ -40,7 +42,10 @@ def _start_here(ctx: typer.Context) -> None:
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(submit_cmd.app, name="submit")
 app.add_typer(jobs_cmd.app, name="jobs")
+app.add_typer(sweep_cmd.app, name="sweep")
+app.add_typer(sweep_cmd.sweeps_app, name="sweeps")
 app.command("results")(results_cmd.results)
+app.command("compare")(compare_cmd.compare)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")
 app.command("worker")(worker_cmd.worker)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aigc.core.store import Job, Model, Result
+
+if TYPE_CHECKING:
+    from aigc.core.store.models import Sweep
+    from aigc.core.sweep_results import SweepTable
 
 
 def job_dict(job: Job) -> dict[str, Any]:
@@ -27,6 +31,7 @@ def job_dict(job: Job) -> dict[str, Any]:
         "device": job.device,
         "error": job.error,
         "summary": job.summary,
+        "sweep_id": job.sweep_id,
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
@@ -61,4 +66,37 @@ def model_dict(model: Model) -> dict[str, Any]:
         "metrics": model.metrics,
         "created_at": model.created_at,
         "bundled": False,
+    }
+
+
+def sweep_dict(sweep: Sweep, counts: dict[str, int]) -> dict[str, Any]:
+    """A sweep and how many of its jobs are in each status."""
+    return {
+        "id": sweep.id,
+        "plugin": sweep.plugin,
+        "kind": sweep.kind,
+        "max_parallel": sweep.max_parallel,
+        "spec": sweep.spec,
+        "jobs": counts,
+        "created_at": sweep.created_at,
+    }
+
+
+def sweep_table_dict(table: SweepTable) -> dict[str, Any]:
+    """`aigc sweeps show --json`: the sweep, then each point's params and metrics in the table's order."""
+    return {
+        **sweep_dict(table.sweep, table.counts),
+        "by": table.by,
+        "points": [
+            {
+                "job": p.job.id,
+                "status": p.job.status,
+                "params": p.params,
+                "metrics": p.metrics,
+                "metrics_from": p.source,
+                "chained": [{"job": c.id, "kind": c.kind, "status": c.status} for c in p.chained],
+                "best": p.best,
+            }
+            for p in table.points
+        ],
     }

@@ -34,6 +34,7 @@ def _submit(
     json_out: bool,
     out_dir: Path | None = None,
     preview: bool = True,
+    after: str | None = None,
 ) -> None:
     from aigc.cli import render
     from aigc.cli.serialize import job_dict
@@ -68,7 +69,8 @@ def _submit(
             )
         check_destination(out_dir)
         wait = True
-    job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries))
+    parents = parse_job_ids(after) if after else ()
+    job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries, after=parents))
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
     if start(store, [job], run_here=here.run):
@@ -89,6 +91,13 @@ def _submit(
         report(StoreSource(store), follow(store, job.id), json_out, out_dir=out_dir, preview=preview)
     else:
         here.report(job.id, json_out, out_dir=out_dir, preview=preview)
+
+
+def parse_job_ids(text: str) -> tuple[int, ...]:
+    """`--after 12,13` as job ids; one line naming a malformed one."""
+    from aigc.core.jobs import parse_job_id
+
+    return tuple(parse_job_id(part) for part in text.split(","))
 
 
 def report(
@@ -211,7 +220,9 @@ def _register(kind: str) -> None:
         param: list[str] = typer.Option(
             [], "--param", "-p", help="A job param as key=value; repeat for more.", autocompletion=completion.param_keys
         ),
-        model: str | None = typer.Option(None, "--model", help="Model id to use (see `aigc models`)."),
+        model: str | None = typer.Option(
+            None, "--model", help="Model id to use (see `aigc models`), or from:JOB for the model train job JOB makes."
+        ),
         prompt: str | None = typer.Option(None, "--prompt", help="Shorthand for -p prompt=TEXT."),
         wait: bool | None = typer.Option(
             None, "--wait/--no-wait", help="Follow the job to its end (default: wait when embedded, not when queued)."
@@ -223,8 +234,11 @@ def _register(kind: str) -> None:
             None, "--out", help="Folder to write the results into when the job ends (as `aigc results --out`)."
         ),
         no_preview: bool = typer.Option(False, "--no-preview", help="Do not show the images in the terminal."),
+        after: str | None = typer.Option(
+            None, "--after", help="Run only once these jobs succeeded (ID[,ID...]); cancelled if one does not."
+        ),
     ) -> None:
-        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out, out_dir, not no_preview)
+        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out, out_dir, not no_preview, after)
 
     command.__doc__ = f"Submit a {kind} job."
     app.command(str(kind))(command)

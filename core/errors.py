@@ -62,6 +62,11 @@ class UnknownJob(UsageError):
         super().__init__(f"no job with id {job_id}")
 
 
+class UnknownSweep(UsageError):
+    def __init__(self, sweep_id: int) -> None:
+        super().__init__(f"no sweep with id {sweep_id}; see `aigc sweeps list`")
+
+
 class MalformedId(UsageError):
     """A job or model id that is not ASCII digits, or beyond the largest id the store holds."""
 

@@ -8,16 +8,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from aigc.core import catalog, checks
+from aigc.core.chaining import send_ready
 from aigc.core.context import LoadedModel
 from aigc.core.data_roots import check_paths
-from aigc.core.dispatch import dispatcher_for, uses_broker
+from aigc.core.dispatch import uses_broker
 from aigc.core.errors import LeaseLapsed, UsageError
 from aigc.core.ids import parse_id
 from aigc.core.params import validate_params
 from aigc.core.plugin import JobKind, Plugin
 from aigc.core.registry import get_plugin
 from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
+from aigc.core.store.dependencies import FROM_PREFIX, parents_of
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class Submission:
     remote: bool = False
     # The name of the API token that sent it, kept on the job: who may cancel or re-run it.
     token_name: str | None = None
+    after: tuple[int, ...] = ()  # jobs that must succeed before this one may run
 
 
 def parse_job_id(raw: str | int) -> int:
@@ -42,6 +47,7 @@ def create_job(store: Store, submission: Submission, *, check_here: bool | None 
 
     `check_here` (default: when no broker is set, so the job runs in this process) also runs the checks
     that need the machine running the job: its files, its device, the plugin's own `check`.
+    A job `after` others waits for them; `model=from:ID` reads the model job ID trains (it waits for it).
     """
     plugin = get_plugin(submission.plugin, store.settings.plugin_path)
     params = validate_params(plugin, submission.kind, submission.params)
@@ -49,15 +55,13 @@ def create_job(store: Store, submission: Submission, *, check_here: bool | None 
     seed = params.seed if params.seed is not None else random.SystemRandom().randrange(2**31)
     values = params.model_dump(mode="json")
     values["seed"] = seed
-    model_id = None
-    if "model" in values:
-        with store.transaction() as session:
-            ref = catalog.resolve_ref(session, plugin, values["model"])
-        model_id = values["model"] = ref.id  # pinned: a later training run does not change this job
+    after = set(submission.after)
+    with store.transaction() as session:
+        model_id = pin_model(session, plugin, values, after)
+        check_parents(session, after)
     runs_here = not uses_broker(store.settings) if check_here is None else check_here
     if runs_here:  # outside any transaction: a check may load a tokenizer, read a file
-        pinned = plugin.params_model(submission.kind).model_validate(values)  # as the runner will read them
-        checks.check_here(plugin, submission.kind, pinned, lambda: _load(store, plugin, model_id))
+        check_before_storing(store, plugin, submission.kind, values, model_id)
     with store.transaction() as session:
         return lifecycle.create_job(
             session,
@@ -71,7 +75,55 @@ def create_job(store: Store, submission: Submission, *, check_here: bool | None 
             max_attempts=store.settings.max_attempts,
             retries=submission.retries,
             token_name=submission.token_name,
+            after=sorted(after),
         )
+
+
+def pin_model(session: Session, plugin: type[Plugin], values: dict[str, Any], after: set[int]) -> str | None:
+    """Pin `values["model"]` (a later training run does not change the job): the model id it names now,
+    or `from:ID` while job ID, a training job of the plugin, has not made its model yet (ID joins `after`).
+    Returns the model id pinned, None if the job reads no model or its model is still to come."""
+    if "model" not in values:
+        return None
+    raw = values["model"]
+    if isinstance(raw, str) and raw.startswith(FROM_PREFIX):
+        parent_id = parse_id(raw.removeprefix(FROM_PREFIX), "job", f"a job id after '{FROM_PREFIX}', as in from:42")
+        parent = queries.get_job(session, parent_id)
+        if parent.kind != JobKind.train or parent.plugin != plugin.name:
+            raise UsageError(
+                f"model {raw}: job {parent_id} is a {parent.plugin} {parent.kind} job; "
+                f"from:ID names a {plugin.name} train job"
+            )
+        after.add(parent_id)
+        if parent.status != JobStatus.succeeded:
+            return None  # resolved when the parent succeeds (aigc.core.store.dependencies)
+        made = queries.model_of_job(session, parent_id)
+        if made is None:
+            raise UsageError(f"model {raw}: job {parent_id} succeeded without making a model")
+        raw = str(made.id)
+    ref = catalog.resolve_ref(session, plugin, raw)
+    values["model"] = ref.id
+    return ref.id
+
+
+def check_parents(session: Session, after: set[int]) -> None:
+    """Every job in `after` exists and may still succeed; UnknownJob or UsageError naming it otherwise."""
+    for parent_id in sorted(after):
+        parent = queries.get_job(session, parent_id)
+        if parent.status in (JobStatus.failed, JobStatus.cancelled):
+            raise UsageError(f"job {parent_id} already ended {parent.status}; a job after it would never run")
+
+
+def check_before_storing(
+    store: Store, plugin: type[Plugin], kind: JobKind, values: dict[str, Any], model_id: str | None
+) -> None:
+    """The checks of this machine for a job that will run here. A model still to be trained cannot be
+    looked at yet: the plugin's own check then runs before the attempt, as it always does."""
+    pinned = plugin.params_model(kind).model_validate(values)  # as the runner will read them
+    if isinstance(values.get("model"), str) and values["model"].startswith(FROM_PREFIX):
+        checks.check_device(pinned.device)
+        return
+    checks.check_here(plugin, kind, pinned, lambda: _load(store, plugin, model_id))
 
 
 def _load(store: Store, plugin: type[Plugin], model_id: str | None) -> LoadedModel:
@@ -90,16 +142,36 @@ def start(store: Store, jobs: Sequence[Job], *, run_here: Callable[[int], object
     the runner, in this thread), which may also hand it to a thread of its own.
     """
     if uses_broker(store.settings):
-        dispatcher_for(store.settings).send(store, jobs)
+        send_ready(store, jobs)  # the others go when what they wait for ends
         return True
-    for job in jobs:
-        if run_here is not None:
-            run_here(job.id)
-        else:
-            from aigc.core.runner import run_to_end
-
-            run_to_end(job.id, settings=store.settings)
+    run = run_here or _run_to_end(store)
+    for job_id in in_order(store, [job.id for job in jobs]):
+        run(job_id)
     return False
+
+
+def _run_to_end(store: Store) -> Callable[[int], object]:
+    def run(job_id: int) -> object:
+        from aigc.core.runner import run_to_end
+
+        return run_to_end(job_id, settings=store.settings)
+
+    return run
+
+
+def in_order(store: Store, job_ids: Sequence[int]) -> list[int]:
+    """Embedded: the jobs with their queued ancestors (nothing else would run them), parents first.
+
+    Ids order them: a job's parents exist before it does. A parent running elsewhere is waited for by
+    the runner (`run_to_end`); one that did not succeed leaves the job `cancelled`, and its run a no-op.
+    """
+    chosen, frontier = set(job_ids), list(job_ids)
+    with store.transaction() as session:
+        while frontier:
+            found = {p for parents in parents_of(session, frontier).values() for p in parents} - chosen
+            frontier = [p for p in sorted(found) if queries.get_job(session, p).status == JobStatus.queued]
+            chosen |= set(frontier)
+    return sorted(chosen)
 
 
 def cancel_job(store: Store, job_id: int) -> JobStatus:

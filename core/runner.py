@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from aigc.core import catalog
+from aigc.core.chaining import send_ready_after
 from aigc.core.checks import check_here
 from aigc.core.config import Settings
 from aigc.core.context import ContextBackend, Interruption, JobContext, LoadedModel, PendingModel, Progress
@@ -58,13 +59,18 @@ def run_job(
     if outcome is None:
         return _status(store, job_id)
     try:
-        return lifecycle.finish_job(store, claim, outcome) or _status(store, job_id)
+        status = lifecycle.finish_job(store, claim, outcome)
     except (AigcError, SQLAlchemyError) as exc:
         then = "a worker's reaper requeues it" if settings.broker_url else f"`aigc jobs resume {job_id}` runs it again"
         raise OutcomeNotRecorded(
             f"job {job_id} ended {outcome.status} but the store could not record it ({first_line(exc)}); "
             f"it stays running until its lease lapses ({settings.lease_seconds:g} s), then {then}"
         ) from exc
+    if status is None:
+        return _status(store, job_id)
+    if status != JobStatus.queued:
+        send_ready_after(store, job_id)  # its dependents, the next jobs of its sweep
+    return status
 
 
 def run_to_end(
@@ -83,6 +89,8 @@ def run_to_end(
             job_id, settings=settings, on_progress=on_progress, on_stream=on_stream, interrupted=interrupted
         )
         due_in = _retry_due_in(Store(settings), job_id) if status == JobStatus.queued else None
+        if due_in is None and status == JobStatus.queued and _parent_running(Store(settings), job_id):
+            due_in = 0.2  # its parent runs in another process: look again soon
         if due_in is None:
             return status
         # In steps of a second: a cancel from elsewhere (`aigc jobs cancel`) ends the wait soon.
@@ -90,6 +98,18 @@ def run_to_end(
             time.sleep(min(due_in, 1.0))
         elif interrupted.wait(min(due_in, 1.0)):
             return lifecycle.request_cancel(Store(settings), job_id)
+
+
+def _parent_running(store: Store, job_id: int) -> bool:
+    """Whether a parent of the job runs now (its lease live): the job can run once it succeeds."""
+    from aigc.core.store.dependencies import parents_of
+
+    with store.transaction() as session:
+        parents = parents_of(session, [job_id]).get(job_id, [])
+        return any(
+            (p := queries.get_job(session, parent_id)).status == JobStatus.running and not p.lease_lapsed
+            for parent_id in parents
+        )
 
 
 def _retry_due_in(store: Store, job_id: int) -> float | None:

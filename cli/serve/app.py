@@ -34,6 +34,7 @@ from aigc.core.errors import (
     UnknownJob,
     UnknownModel,
     UnknownPlugin,
+    UnknownSweep,
     UsageError,
     excerpt,
     first_line,
@@ -100,10 +101,12 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, ch
     app.state.server = server
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from aigc.cli.serve import api, pages
+    from aigc.cli.serve import api, pages, sweep_api, sweep_pages
 
     app.include_router(api.router)
+    app.include_router(sweep_api.router)
     app.include_router(pages.router)
+    app.include_router(sweep_pages.router)
     # Added first, so innermost: it wraps the very `receive` the routes read (the guard, outside it, reads no body).
     app.add_middleware(BodyLimit, limit=environment().max_request_bytes)
     _install_middleware(app, server.guard)
@@ -133,7 +136,7 @@ def _install_middleware(app: FastAPI, guard: Guard) -> None:
 
 
 def status_of(exc: Exception) -> int:
-    if isinstance(exc, (UnknownJob, UnknownPlugin, UnknownModel)):
+    if isinstance(exc, (UnknownJob, UnknownPlugin, UnknownModel, UnknownSweep)):
         return 404
     if isinstance(exc, NotAllowed):
         return 403

@@ -30,13 +30,19 @@ class Launcher:
 
     def start(self, job: Job) -> None:
         """Send the job on its way, as the CLI does; BrokerUnavailable leaves it queued in the store."""
-        start(self.store, [job], run_here=self._hold)
+        self.start_all([job])
+
+    def start_all(self, jobs: list[Job]) -> None:
+        """Several jobs (a sweep's), in order: a job's queued parents run before it."""
+        start(self.store, jobs, run_here=self._hold)
 
     def _hold(self, job_id: int) -> None:
         """Accept an embedded job: it runs in the background, after those accepted before it."""
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self._slots, thread_name_prefix="aigc-embedded")
+            if job_id in self._held:  # a parent accepted earlier, named again by its dependent
+                return
             self._held.add(job_id)
             self._pool.submit(self._run, job_id)
 

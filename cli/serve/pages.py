@@ -42,10 +42,14 @@ def home() -> RedirectResponse:
     return RedirectResponse("/jobs", status_code=303)
 
 
-def _jobs_context(srv: Any, status: str | None, plugin: str | None, before: int | None, limit: int) -> dict[str, Any]:
+def _jobs_context(
+    srv: Any, status: str | None, plugin: str | None, before: int | None, limit: int, sweep: int | None = None
+) -> dict[str, Any]:
     status = status if status in set(JobStatus) else None
     with srv.store.transaction() as session:
-        jobs = queries.list_jobs(session, status=status, plugin=plugin or None, before=before, limit=limit)
+        jobs = queries.list_jobs(
+            session, status=status, plugin=plugin or None, before=before, limit=limit, sweep_id=sweep
+        )
         counts = queries.status_counts(session, plugin or None)
         plugins = queries.job_plugins(session)
     older = jobs[-1].id if len(jobs) == limit else None
@@ -59,6 +63,7 @@ def _jobs_context(srv: Any, status: str | None, plugin: str | None, before: int 
         limit=limit,
         statuses=list(JobStatus),
         before=before,
+        sweep=sweep,
     )
 
 
@@ -75,8 +80,9 @@ def jobs_page(
     plugin: Plugin = None,
     before: Before = None,
     limit: Limit = 50,
+    sweep: Before = None,
 ) -> Response:
-    return page(srv, request, "jobs.html", **_jobs_context(srv, status, plugin, before, limit))
+    return page(srv, request, "jobs.html", **_jobs_context(srv, status, plugin, before, limit, sweep))
 
 
 @router.get("/jobs/rows")
@@ -87,9 +93,10 @@ def jobs_rows(
     plugin: Plugin = None,
     before: Before = None,
     limit: Limit = 50,
+    sweep: Before = None,
 ) -> Response:
     """The table body alone, which the jobs page fetches every few seconds to stay live."""
-    return page(srv, request, "_job_rows.html", **_jobs_context(srv, status, plugin, before, limit))
+    return page(srv, request, "_job_rows.html", **_jobs_context(srv, status, plugin, before, limit, sweep))
 
 
 @router.get("/jobs/{job_id}")

@@ -6,23 +6,10 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from aigc.cli.charts import downsample
+
 WIDTH, HEIGHT = 420, 180
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 52, 12, 22, 26
-MAX_POINTS = 400  # more points than pixels only slows the browser
-
-
-def downsample(points: Sequence[tuple[int, float]], limit: int = MAX_POINTS) -> list[tuple[int, float]]:
-    """Keep the min and max of each bucket, so spikes survive the thinning."""
-    if len(points) <= limit:
-        return list(points)
-    size = math.ceil(len(points) / (limit // 2))
-    kept: list[tuple[int, float]] = []
-    for start in range(0, len(points), size):
-        bucket = points[start : start + size]
-        low = min(bucket, key=lambda p: p[1])
-        high = max(bucket, key=lambda p: p[1])
-        kept.extend(sorted({low, high}))
-    return kept
 
 
 def _nice(value: float) -> str:
@@ -51,7 +38,7 @@ def line_chart(key: str, points: Sequence[tuple[int, float]]) -> str:
     inner_w = WIDTH - PAD_LEFT - PAD_RIGHT
     inner_h = HEIGHT - PAD_TOP - PAD_BOTTOM
 
-    def xy(step: int, value: float) -> str:
+    def xy(step: float, value: float) -> str:
         x = PAD_LEFT + (step - x0) / (x1 - x0) * inner_w
         y = PAD_TOP + (1 - (value - y0) / (y1 - y0)) * inner_h
         return f"{x:.1f},{y:.1f}"

@@ -46,6 +46,7 @@ class JobOut(BaseModel):
     device: str | None
     error: str | None
     summary: dict[str, Any]
+    sweep_id: int | None = Field(None, description="the sweep the job belongs to, if any")
     created_at: UtcTime
     started_at: UtcTime | None
     finished_at: UtcTime | None
@@ -145,3 +146,56 @@ class ErrorOut(BaseModel):
     detail: str | list[dict[str, Any]] = Field(
         description="one line saying what was wrong, or FastAPI's list of invalid fields"
     )
+
+
+class ChainedIn(BaseModel):
+    kind: JobKindName
+    params: dict[str, Any] = Field(default_factory=dict, description="the chained job's params (not its model)")
+
+
+class SweepIn(BaseModel):
+    """`aigc sweep KIND --plugin PLUGIN -p key=a,b ...` as JSON."""
+
+    kind: JobKindName
+    plugin: str = Field(min_length=1, max_length=100)
+    params: dict[str, list[Any] | str | int | float | bool] = Field(
+        default_factory=dict,
+        description="each param's values: a list, or a string as on the command line ('1e-4,2e-4', 'log:1e-4..1e-2')",
+    )
+    random: int | None = Field(None, ge=1, le=20_000, description="draw this many points instead of the grid")
+    random_seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    seeds: int | None = Field(None, ge=1, le=1000, description="run each point with seeds 0..K-1")
+    max_parallel: int | None = Field(None, ge=1, le=10_000, description="at most K jobs of the sweep run at once")
+    then: list[ChainedIn] = Field(default_factory=list, max_length=4, description="jobs chained on each trained model")
+    priority: int = Field(0, ge=0, le=9)
+    retries: int = Field(0, ge=0, le=10)
+
+
+class SweepCreatedOut(BaseModel):
+    id: int
+    jobs: list[int]
+
+
+class SweepOut(BaseModel):
+    id: int
+    plugin: str
+    kind: str
+    max_parallel: int | None
+    spec: dict[str, Any]
+    jobs: dict[str, int] = Field(description="how many of its jobs are in each status")
+    created_at: UtcTime
+
+
+class SweepPointOut(BaseModel):
+    job: int
+    status: JobStatus
+    params: dict[str, Any] = Field(description="the swept params' values")
+    metrics: dict[str, float]
+    metrics_from: str
+    chained: list[dict[str, Any]]
+    best: bool
+
+
+class SweepDetail(SweepOut):
+    by: str | None
+    points: list[SweepPointOut]

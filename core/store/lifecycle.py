@@ -1,7 +1,9 @@
 """The life of a job in the store: create, claim, renew, checkpoint, finish, cancel, requeue.
 
 Every state change is a compare-and-set on (status, attempts, lease owner), so two deliveries of one
-job can never both run it, and a stale attempt can never overwrite a newer one's outcome.
+job can never both run it, and a stale attempt can never overwrite a newer one's outcome. A job that
+waits for others (`job_dependencies`) is claimable only once they all succeeded; a parent that ends
+otherwise cancels its queued dependents, transitively, in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from sqlalchemy.orm import Session
 from aigc.core.context import PendingModel, PendingResult
 from aigc.core.masking import masked
 from aigc.core.store.database import Store, rowcount
-from aigc.core.store.models import Job, JobStatus, Metric, Model, Result, utcnow
+from aigc.core.store.dependencies import cancel_dependents, hand_model_to_dependents
+from aigc.core.store.models import Job, JobDependency, JobStatus, Metric, Model, Result, Sweep, utcnow
+from aigc.core.store.readiness import ready
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ def create_job(
     max_attempts: int = 3,
     retries: int = 0,
     token_name: str | None = None,
+    after: Sequence[int] = (),
+    sweep_id: int | None = None,
 ) -> Job:
     job = Job(
         kind=kind,
@@ -102,9 +108,12 @@ def create_job(
         failures=0,
         cancel_requested=False,
         token_name=token_name,
+        sweep_id=sweep_id,
     )
     session.add(job)
     session.flush()
+    if after:
+        session.execute(insert(JobDependency), [{"job_id": job.id, "parent_id": p} for p in sorted(set(after))])
     return job
 
 
@@ -115,13 +124,19 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
         or_(Job.not_before.is_(None), Job.not_before <= now),
     )
     lapsed = and_(Job.status == JobStatus.running, Job.lease_expires_at < now)
-    return and_(or_(fresh, lapsed), Job.attempts < Job.max_attempts)
+    return and_(or_(fresh, lapsed), Job.attempts < Job.max_attempts, ready(now))
 
 
 def claim_job(store: Store, job_id: int, owner: LeaseOwner, lease_s: float) -> Claim | None:
-    """Atomically start the next attempt of a job; None if it is finished, held, or not yet due."""
+    """Atomically start the next attempt of a job; None if it is finished, held, not yet due, waiting
+    for a parent, or its sweep already runs as many jobs as it may."""
     now = utcnow()
     with store.transaction() as session:
+        sweep_id = session.execute(select(Job.sweep_id).where(Job.id == job_id)).scalar_one_or_none()
+        if sweep_id is not None:
+            # PostgreSQL: two claims of one sweep count its running jobs one after the other, so the
+            # cap holds (SQLite's BEGIN IMMEDIATE already runs writers one at a time).
+            session.execute(select(Sweep.id).where(Sweep.id == sweep_id).with_for_update())
         row = session.execute(
             update(Job)
             .where(Job.id == job_id, _claimable(now))
@@ -266,8 +281,9 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
         if outcome.status == JobStatus.succeeded:
             # A failed or cancelled attempt keeps only what its checkpoints committed.
             _write_outputs(session, job.id, outcome.results, outcome.metrics)
+        made: list[Model] = []
         for model in outcome.models if outcome.status == JobStatus.succeeded else ():
-            session.add(
+            made.append(
                 Model(
                     plugin=job.plugin,
                     name=model.name,
@@ -278,11 +294,16 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
                     metrics=model.metrics,
                 )
             )
+        session.add_all(made)
         job.status = outcome.status
         job.summary = {**(job.summary or {}), **(outcome.summary or {})}
         job.finished_at = now
         if outcome.status == JobStatus.succeeded:
             job.progress = 1.0
+            session.flush()  # the models' ids
+            hand_model_to_dependents(session, job.id, made[-1].id if made else None, now)
+        else:
+            cancel_dependents(session, {job.id: str(outcome.status)}, now)
     return outcome.status
 
 
@@ -315,6 +336,8 @@ def request_cancel(store: Store, job_id: int) -> JobStatus:
             update(Job).where(Job.id == job_id, Job.status == JobStatus.running).values(cancel_requested=True)
         )
         status = session.execute(select(Job.status).where(Job.id == job_id)).scalar_one()
+        if status == JobStatus.cancelled:
+            cancel_dependents(session, {job_id: status}, now)
     return JobStatus(status)
 
 
@@ -348,6 +371,7 @@ def reap_lapsed(store: Store, job_ids: Sequence[int] | None = None) -> tuple[lis
             else:
                 job.status = JobStatus.queued
                 requeued.append(job.id)
+        cancel_dependents(session, {job.id: job.status for job in lapsed if job.status != JobStatus.queued}, now)
     return requeued, failed
 
 

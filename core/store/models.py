@@ -1,4 +1,5 @@
-"""The tables: jobs, results, metrics and models (trained checkpoints). Times are naive UTC."""
+"""The tables: jobs (with the jobs each waits for, and the sweep it belongs to), sweeps, results, metrics and
+models (trained checkpoints). Times are naive UTC."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class Job(Base):
     checkpoint_sha256: Mapped[str | None] = mapped_column(String(64))
     # The name of the API token that submitted it (aigc serve); None from the CLI, a worker or a token-less server.
     token_name: Mapped[str | None] = mapped_column(String(100), index=True)
+    sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -90,6 +92,32 @@ class Job(Base):
         if self.started_at is None:
             return None
         return ((self.finished_at or utcnow()) - self.started_at).total_seconds()
+
+
+class JobDependency(Base):
+    """`job_id` may be claimed only once `parent_id` has succeeded; a parent that fails cancels it."""
+
+    __tablename__ = "job_dependencies"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Sweep(Base):
+    """Many jobs asking one question: a grid or a random draw over params, replicated over seeds.
+
+    `spec` is what was asked (axes as typed, mode, seeds, chained jobs), kept to show and to repeat it;
+    the jobs themselves carry their own params and point at the sweep through `jobs.sweep_id`.
+    """
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plugin: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[dict[str, Any]]
+    max_parallel: Mapped[int | None] = mapped_column(Integer)  # jobs of the sweep running at once, at most
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Result(Base):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from aigc.core.errors import UnknownJob
 from aigc.core.store.models import Job, JobStatus, Metric, Model, Result
+from aigc.core.store.readiness import ready
 
 
 def get_job(session: Session, job_id: int) -> Job:
@@ -31,9 +32,12 @@ def list_jobs(
     plugin: str | None = None,
     before: int | None = None,
     limit: int = 20,
+    sweep_id: int | None = None,
 ) -> Sequence[Job]:
-    """Newest first; `before` (a job id) pages back through older jobs."""
+    """Newest first; `before` (a job id) pages back through older jobs; `sweep_id`: only that sweep's."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if sweep_id is not None:
+        query = query.where(Job.sweep_id == sweep_id)
     if status:
         query = query.where(Job.status == status)
     if plugin:
@@ -142,6 +146,12 @@ def newest_model(session: Session, plugin: str) -> Model | None:
     return session.execute(query).scalar_one_or_none()
 
 
+def model_of_job(session: Session, job_id: int) -> Model | None:
+    """The model a training job made (its last, should it have made several)."""
+    query = select(Model).where(Model.source_job_id == job_id).order_by(Model.id.desc()).limit(1)
+    return session.execute(query).scalar_one_or_none()
+
+
 def get_model(session: Session, model_id: int) -> Model | None:
     return session.get(Model, model_id)
 
@@ -186,6 +196,7 @@ def _due_queued(now: datetime) -> ColumnElement[bool]:
         Job.cancel_requested.is_(False),
         Job.attempts < Job.max_attempts,
         or_(Job.not_before.is_(None), Job.not_before <= now),
+        ready(now),  # a job waiting for a parent or a sweep slot is sent when that ends, not before
     )
 
 
