@@ -18,8 +18,8 @@ from aigc.cli import (
     results_cmd,
     serve_cmd,
     submit_cmd,
-    tokens_cmd,
     sweep_cmd,
+    tokens_cmd,
     worker_cmd,
 )
 
