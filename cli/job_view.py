@@ -42,11 +42,13 @@ def summarize(store: Store, job: Job, *, texts_shown: bool = False, files_hint: 
 def show(store: Store, job: Job) -> None:
     from rich.table import Table
 
+    from aigc.core.store import notices as outbox
     from aigc.core.store import queries
 
     with store.transaction() as session:
         counts = queries.count_results(session, job.id)
         metrics = queries.metrics_of(session, job.id)
+        notices = [outbox.describe(n) for n in outbox.notices_of(session, job.id)]
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -70,12 +72,30 @@ def show(store: Store, job: Job) -> None:
         last[m.key] = (m.step, m.value)
     for key, (step, value) in last.items():
         rows.append((f"metric {key}", f"{value_text(value)} at step {step}"))
+    if job.timeout_s is not None:
+        from aigc.core.durations import format_duration
+
+        rows.append(("timeout", format_duration(job.timeout_s)))
+    rows.append(("label", "metadata and visible mark" if job.label == "visible" else "metadata"))
+    for notice in notices:
+        rows.append(("webhook", notice_text(notice)))
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
     if job.error:
         out.print("[bold]error[/]")
         out.print(job.error, markup=False)
+
+
+def notice_text(notice: dict) -> str:
+    """A webhook notice and each delivery of it: attempt, HTTP status or error, time."""
+    from aigc.core.masking import masked
+
+    tries = "; ".join(
+        f"#{d['attempt']} {d['http_status'] or '-'}{' ' + d['error'] if d.get('error') else ''} at {d['at'][11:19]}"
+        for d in notice["deliveries"]
+    )
+    return f"{masked(notice['url'])} {notice['state']} ({tries or 'not tried yet'})"
 
 
 def job_status_cell(job: Job) -> Text:

@@ -14,9 +14,11 @@ from aigc.cli import (
     jobs_cmd,
     models_cmd,
     plugins_cmd,
+    prune_cmd,
     results_cmd,
     serve_cmd,
     submit_cmd,
+    verify_cmd,
     worker_cmd,
 )
 
@@ -40,6 +42,7 @@ app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(submit_cmd.app, name="submit")
 app.add_typer(jobs_cmd.app, name="jobs")
 app.command("results")(results_cmd.results)
+app.command("verify")(verify_cmd.verify)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")
 app.command("worker")(worker_cmd.worker)
@@ -47,6 +50,8 @@ app.command("workers")(cluster_cmd.workers)
 app.command("serve")(serve_cmd.serve)
 app.command("config")(config_cmd.config)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("prune")(prune_cmd.prune)
+app.command("du")(prune_cmd.du)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,6 +33,9 @@ def _submit(
     json_out: bool,
     out_dir: Path | None = None,
     preview: bool = True,
+    timeout: str | None = None,
+    notify: str | None = None,
+    label: str | None = None,
 ) -> None:
     from aigc.cli import render
     from aigc.cli.serialize import job_dict
@@ -59,7 +62,20 @@ def _submit(
             )
         check_destination(out_dir)
         wait = True
-    job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries))
+    from aigc.core.durations import parse_duration
+
+    timeout_s = parse_duration(timeout, "--timeout") if timeout is not None else None
+    submission = Submission(
+        JobKind(kind),
+        plugin,
+        raw,
+        priority=priority,
+        retries=retries,
+        timeout_s=timeout_s,
+        notify_url=notify,
+        label=label,
+    )
+    job = create_job(store, submission)
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
     if start(store, [job], run_here=here.run):
@@ -214,8 +230,30 @@ def _register(kind: str) -> None:
             None, "--out", help="Folder to write the results into when the job ends (as `aigc results --out`)."
         ),
         no_preview: bool = typer.Option(False, "--no-preview", help="Do not show the images in the terminal."),
+        timeout: str | None = typer.Option(
+            None, "--timeout", help="End the job failed once it runs this long, e.g. 90s, 30m, 2h (default: none)."
+        ),
+        notify: str | None = typer.Option(None, "--notify", help="POST a JSON notice to this URL when the job ends."),
+        label: str | None = typer.Option(
+            None, "--label", help="'visible': also mark results visibly (an AI corner mark, a text prefix)."
+        ),
     ) -> None:
-        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out, out_dir, not no_preview)
+        _submit(
+            kind,
+            plugin,
+            param,
+            model,
+            prompt,
+            wait,
+            priority,
+            retries,
+            json_out,
+            out_dir,
+            not no_preview,
+            timeout,
+            notify,
+            label,
+        )
 
     command.__doc__ = f"Submit a {kind} job."
     app.command(str(kind))(command)

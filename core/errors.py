@@ -111,3 +111,8 @@ class JobCancelled(Exception):
 
 class LeaseLost(Exception):
     """Raised inside a running job when another attempt has taken the job over."""
+
+
+class JobTimedOut(Exception):
+    """Raised inside a running job at the first progress point past its timeout; the job ends `failed`
+    with this message, and no retry runs it again."""

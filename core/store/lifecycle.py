@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from aigc.core.context import PendingModel, PendingResult
 from aigc.core.masking import masked
+from aigc.core.store import notices
 from aigc.core.store.database import Store, rowcount
 from aigc.core.store.models import Job, JobStatus, Metric, Model, Result, utcnow
 
@@ -58,6 +59,9 @@ class ClaimedJob:
     params: dict[str, Any]
     seed: int
     checkpoint_sha256: str | None
+    timeout_s: float | None = None
+    label: str | None = None
+    notify_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ def create_job(
     priority: int = 0,
     max_attempts: int = 3,
     retries: int = 0,
+    timeout_s: float | None = None,
+    notify_url: str | None = None,
+    label: str | None = None,
 ) -> Job:
     job = Job(
         kind=kind,
@@ -93,6 +100,9 @@ def create_job(
         priority=priority,
         max_attempts=max(max_attempts, retries + 1),
         retries=retries,
+        timeout_s=timeout_s,
+        notify_url=notify_url,
+        label=label,
         status=JobStatus.queued,
         progress=0.0,
         progress_info={},
@@ -133,7 +143,17 @@ def claim_job(store: Store, job_id: int, owner: LeaseOwner, lease_s: float) -> C
                 finished_at=None,
                 progress_info={},
             )
-            .returning(Job.attempts, Job.plugin, Job.kind, Job.params, Job.seed, Job.checkpoint_sha256)
+            .returning(
+                Job.attempts,
+                Job.plugin,
+                Job.kind,
+                Job.params,
+                Job.seed,
+                Job.checkpoint_sha256,
+                Job.timeout_s,
+                Job.label,
+                Job.notify_url,
+            )
         ).one_or_none()
     if row is None:
         return None
@@ -237,6 +257,7 @@ class Outcome:
     results: Sequence[PendingResult] = ()
     metrics: Sequence[tuple[str, int, float]] = ()
     models: Sequence[PendingModel] = ()
+    final: bool = False  # a failure no retry may undo (a timeout)
 
 
 def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None:
@@ -249,7 +270,12 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
         job = session.execute(select(Job).where(_held(claim)).with_for_update()).scalar_one_or_none()
         if job is None:
             return None
-        retry = outcome.status == JobStatus.failed and job.failures < job.retries and job.attempts < job.max_attempts
+        retry = (
+            outcome.status == JobStatus.failed
+            and not outcome.final
+            and job.failures < job.retries
+            and job.attempts < job.max_attempts
+        )
         job.error = masked(outcome.error) if outcome.error else outcome.error  # a traceback may quote a URL
         job.device = outcome.device or job.device
         job.lease_owner = None
@@ -281,6 +307,7 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
         job.finished_at = now
         if outcome.status == JobStatus.succeeded:
             job.progress = 1.0
+        notices.enqueue(session, job, store.settings.webhook_url)
     return outcome.status
 
 
@@ -292,6 +319,7 @@ def request_cancel(store: Store, job_id: int) -> JobStatus:
     """
     now = utcnow()
     with store.transaction() as session:
+        before = session.execute(select(Job.status).where(Job.id == job_id)).scalar_one()
         session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == JobStatus.queued)
@@ -312,7 +340,12 @@ def request_cancel(store: Store, job_id: int) -> JobStatus:
         session.execute(
             update(Job).where(Job.id == job_id, Job.status == JobStatus.running).values(cancel_requested=True)
         )
-        status = session.execute(select(Job.status).where(Job.id == job_id)).scalar_one()
+        job = session.execute(
+            select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+        ).scalar_one()
+        if before != JobStatus.cancelled and job.status == JobStatus.cancelled:
+            notices.enqueue(session, job, store.settings.webhook_url)
+        status = job.status
     return JobStatus(status)
 
 
@@ -346,6 +379,8 @@ def reap_lapsed(store: Store, job_ids: Sequence[int] | None = None) -> tuple[lis
             else:
                 job.status = JobStatus.queued
                 requeued.append(job.id)
+            if job.state.finished:
+                notices.enqueue(session, job, store.settings.webhook_url)
     return requeued, failed
 
 

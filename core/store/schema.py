@@ -3,4 +3,4 @@
 A module of its own, so that `aigc doctor` can compare a database with it without importing SQLAlchemy.
 """
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0005_operations"
