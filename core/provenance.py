@@ -11,6 +11,7 @@ is derived from the producer, job, result index and content digest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import socket
@@ -73,13 +74,16 @@ class Stamp:
     seed: int
     visible: bool = False
 
+    def produce_id(self, index: int | None, digest: str) -> str:
+        """Unique to the result and derived, not drawn: the same job labels the same content the same way."""
+        return hashlib.sha256(f"{self.producer}\0{self.job_id}\0{index}\0{digest}".encode()).hexdigest()[:32]
+
     def block(self, index: int | None, seed: int | None, digest_key: str, digest: str) -> dict[str, Any]:
         """The label of result `index` (None: a file made of several results, such as a contact sheet)."""
-        produce_id = hashlib.sha256(f"{self.producer}\0{self.job_id}\0{index}\0{digest}".encode()).hexdigest()[:32]
         return {
             "label": LABEL,
             "producer": self.producer,
-            "produce_id": produce_id,
+            "produce_id": self.produce_id(index, digest),
             "digital_source_type": SOURCE_TYPE,
             "job_id": self.job_id,
             "result_index": index,
@@ -91,8 +95,35 @@ class Stamp:
         }
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=16)
+def _template(stamp: Stamp, digest_key: str) -> str:
+    """`canonical(block)` with the per-result values left as {index}, {seed}, {digest}, {produce_id}:
+    formatting it costs a tenth of encoding a dict, for 10,000 labels per job."""
+    marks = {"index": -1001, "seed": -1002, "digest": "\x00digest", "produce_id": "\x00produce_id"}
+    block = stamp.block(None, 0, digest_key, "")
+    block.update(result_index=marks["index"], seed=marks["seed"], produce_id=marks["produce_id"])
+    block[digest_key] = marks["digest"]
+    text = canonical(block).replace("{", "{{").replace("}", "}}")
+    for name, mark in marks.items():
+        text = text.replace(json.dumps(mark), "{" + name + "}")
+    return text
+
+
+def png_label(stamp: Stamp, index: int, seed: int | None, digest: str) -> str:
+    """`canonical(stamp.block(index, seed, "pixels_sha256", digest))`, fast."""
+    return _template(stamp, "pixels_sha256").format(
+        index=index,
+        seed=seed if seed is not None else stamp.seed,
+        digest=f'"{digest}"',
+        produce_id=f'"{stamp.produce_id(index, digest)}"',
+    )
+
+
 def canonical(block: Mapping[str, Any]) -> str:
-    return json.dumps(block, sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(block)
 
 
 # -- images ------------------------------------------------------------------------------------------
@@ -131,18 +162,25 @@ def _unfiltered_samples(png: bytes) -> bytes | None:
         elif kind == b"IEND":
             break
         pos += length + 12
+    import numpy as np
+
     raw = zlib.decompress(b"".join(idat))
     stride = width * CHANNELS[colour] + 1
-    if len(raw) != stride * height or raw[::stride].count(0) != height:
+    if len(raw) != stride * height:
         return None
-    return b"".join(raw[row * stride + 1 : (row + 1) * stride] for row in range(height))
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride)
+    if rows[:, 0].any():  # a scanline with a filter: Pillow unfilters it
+        return None
+    return rows[:, 1:].tobytes()
 
 
-def label_png(png: bytes, block: Mapping[str, Any]) -> bytes:
-    """The PNG with the AIGC and XMP chunks added before IEND (its other chunks untouched)."""
+def label_png(png: bytes, block: Mapping[str, Any] | str) -> bytes:
+    """The PNG with the AIGC (`block`, or its canonical JSON) and XMP chunks added before IEND, its other
+    chunks untouched."""
     if not png.endswith(IEND):
         raise ValueError("not a complete PNG: it does not end with IEND")
-    return png[: -len(IEND)] + _itxt(LABEL_KEY, canonical(block)) + XMP_CHUNK + IEND
+    text = block if isinstance(block, str) else canonical(block)
+    return png[: -len(IEND)] + _itxt(LABEL_KEY, text) + XMP_CHUNK + IEND
 
 
 def visible_mark(png: bytes) -> bytes:
@@ -208,8 +246,7 @@ def label_results(results: list[PendingResult], stamp: Stamp) -> list[PendingRes
             result.meta = {**result.meta, LABEL_KEY: block}
         elif result.mime == "image/png" and result.data is not None:
             png = visible_mark(result.data) if stamp.visible else result.data
-            block = stamp.block(result.index, result.seed, "pixels_sha256", pixel_sha256(png))
-            result.data = label_png(png, block)
+            result.data = label_png(png, png_label(stamp, result.index, result.seed, pixel_sha256(png)))
     return results
 
 

@@ -154,3 +154,11 @@ def test_producer_comes_from_the_environment(tmp_path, monkeypatch):
 def test_missing_file_is_one_line(tmp_path: Path):
     result = CliRunner().invoke(app, ["verify", str(tmp_path / "nope.png")], standalone_mode=False)
     assert "no such file" in str(result.exception)
+
+
+@pytest.mark.parametrize("seed", [None, 0, 2**31 - 1])
+def test_fast_label_text_is_the_canonical_json_of_the_block(seed):
+    stamp = provenance.Stamp('odd "producer" {x}', 12, "toy", "generate", None, 9)
+    digest = "ab" * 32
+    expected = provenance.canonical(stamp.block(3, seed, "pixels_sha256", digest))
+    assert provenance.png_label(stamp, 3, seed, digest) == expected
