@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from datetime import datetime
+from typing import Any
 
 from aigc.core.masking import masked
 from aigc.core.store.models import utcnow
 
-WARNINGS_LOGGER = "py.warnings"  # where logging.captureWarnings sends warnings.warn
 
 
 class JobLogHandler(logging.Handler):
@@ -23,9 +24,6 @@ class JobLogHandler(logging.Handler):
         self._pending_lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
-        # Warnings are process-wide: keep only those raised in the job's own thread.
-        if record.name == WARNINGS_LOGGER and record.thread != self.thread_id:
-            return
         try:
             text = record.getMessage()
             if record.exc_info:
@@ -42,20 +40,36 @@ class JobLogHandler(logging.Handler):
 
 
 class Capture:
-    """Attach a handler to the job's logger and to the warnings logger for one attempt."""
+    """Attach a handler to the job's logger, and catch the warnings of the job's thread, for one attempt.
+
+    Warnings are caught by wrapping `warnings.showwarning` (what prints them): they are still shown as
+    before, and the wrapper of an attempt that ended passes them on untouched, so attempts overlapping in
+    threads of one process each keep their own.
+    """
 
     def __init__(self, job_logger: logging.Logger) -> None:
         self.logger = job_logger
         self.handler = JobLogHandler(threading.get_ident())
+        self.active = False
 
     def __enter__(self) -> JobLogHandler:
-        logging.captureWarnings(True)  # idempotent; warnings then reach WARNINGS_LOGGER as records
         if self.logger.level == logging.NOTSET:
             self.logger.setLevel(logging.INFO)  # a plugin's info lines are kept, whatever the root's level
         self.logger.addHandler(self.handler)
-        logging.getLogger(WARNINGS_LOGGER).addHandler(self.handler)
+        self.previous = warnings.showwarning
+        self.active = True
+        warnings.showwarning = self._show
         return self.handler
+
+    def _show(self, message: Warning | str, category: type[Warning], filename: str, lineno: int, *rest: Any) -> None:
+        if self.active and threading.get_ident() == self.handler.thread_id:
+            text = warnings.formatwarning(message, category, filename, lineno).strip()
+            record = logging.LogRecord(self.logger.name, logging.WARNING, filename, lineno, text, None, None)
+            self.handler.handle(record)
+        self.previous(message, category, filename, lineno, *rest)
 
     def __exit__(self, *exc: object) -> None:
         self.logger.removeHandler(self.handler)
-        logging.getLogger(WARNINGS_LOGGER).removeHandler(self.handler)
+        self.active = False
+        if warnings.showwarning == self._show:
+            warnings.showwarning = self.previous
