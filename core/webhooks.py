@@ -161,3 +161,11 @@ def sender_for(store: Store) -> Sender:
             sender = _senders[key] = Sender(store)
             sender.start()
     return sender
+
+
+def stop_senders() -> None:
+    """Stop this process's senders (a test's store is about to go away); the next `sender_for` starts anew."""
+    with _lock:
+        for sender in _senders.values():
+            sender.stop()
+        _senders.clear()
