@@ -13,7 +13,6 @@ from aigc.core.masking import masked
 from aigc.core.store.models import utcnow
 
 
-
 class JobLogHandler(logging.Handler):
     """Buffers the records of one attempt until the runner flushes them into the store."""
 

@@ -89,6 +89,8 @@ def post(url: str, body: str, secret: str | None, delivery_id: int) -> tuple[int
             return response.status, None
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"
+    except urllib.error.URLError as exc:  # refused, unreachable, no such host: the reason alone
+        return None, first_line(exc.reason) if isinstance(exc.reason, BaseException) else str(exc.reason)
     except (OSError, ValueError) as exc:
         return None, first_line(exc)
 

@@ -50,7 +50,9 @@ def test_receiver_down_for_a_while_gets_every_notice_once_back(settings, quick_b
     assert cancel_job(Store(settings), queued) == "cancelled"
     assert time.monotonic() - started < 10
     webhooks.sender_for(Store(settings)).wake()
-    wait_until(lambda: all(n["attempts"] >= 2 for j in (ok, failed, queued) for n in _notices(settings, j)), 30, "retries")
+    wait_until(
+        lambda: all(n["attempts"] >= 2 for j in (ok, failed, queued) for n in _notices(settings, j)), 30, "retries"
+    )
     first = _notices(settings, ok)[0]
     assert first["state"] == "pending" and first["deliveries"][0]["http_status"] is None
     assert "refused" in first["deliveries"][0]["error"].lower()
@@ -65,7 +67,9 @@ def test_receiver_down_for_a_while_gets_every_notice_once_back(settings, quick_b
     for headers, body in receiver.received:
         # The documented recipe: HMAC-SHA256 over "<timestamp>.<body>", compared in constant time.
         assert webhooks.verify(SECRET, headers["x-aigc-timestamp"], body, headers["x-aigc-signature"])
-        assert not webhooks.verify("another-secret-16chars", headers["x-aigc-timestamp"], body, headers["x-aigc-signature"])
+        assert not webhooks.verify(
+            "another-secret-16chars", headers["x-aigc-timestamp"], body, headers["x-aigc-signature"]
+        )
         payload = json.loads(body)
         bodies[payload["id"]] = payload
     assert len(receiver.received) == 3  # every notice once

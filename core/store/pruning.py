@@ -118,7 +118,7 @@ class PluginUsage:
 
 def usage(session: Session) -> list[PluginUsage]:
     """Per plugin: jobs, results and their bytes, model and checkpoint artifacts."""
-    jobs = dict(session.execute(select(Job.plugin, func.count()).group_by(Job.plugin)).tuples().all())
+    jobs = {plugin: int(n) for plugin, n in session.execute(select(Job.plugin, func.count()).group_by(Job.plugin))}
     results = {
         plugin: (int(n), int(size))
         for plugin, n, size in session.execute(
