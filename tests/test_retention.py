@@ -43,6 +43,7 @@ def test_prune_deletes_old_finished_jobs_with_what_they_made(settings):
     newest_model = outcome_of(settings, newest_train).models[0]
     old_gen = _ran(settings, "generate", {"n": 5, "chatty": True}, days=40)
     old_failed = _ran(settings, "generate", {"n": 3, "fail": True}, days=40)
+    assert outcome_of(settings, old_failed).job.status == "failed"
     recent = _ran(settings, "generate", {"n": 2})
     waiting = submit(settings, "toy", "evaluate", {"model": str(pinned_model.id)})  # queued: pins its model
     old_ckpt = outcome_of(settings, old_train).job.checkpoint_sha256
