@@ -7,7 +7,7 @@ import logging
 import threading
 import warnings
 from datetime import datetime
-from typing import Any
+from typing import TextIO
 
 from aigc.core.masking import masked
 from aigc.core.store.models import utcnow
@@ -60,12 +60,20 @@ class Capture:
         warnings.showwarning = self._show
         return self.handler
 
-    def _show(self, message: Warning | str, category: type[Warning], filename: str, lineno: int, *rest: Any) -> None:
+    def _show(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         if self.active and threading.get_ident() == self.handler.thread_id:
             text = warnings.formatwarning(message, category, filename, lineno).strip()
             record = logging.LogRecord(self.logger.name, logging.WARNING, filename, lineno, text, None, None)
             self.handler.handle(record)
-        self.previous(message, category, filename, lineno, *rest)
+        self.previous(message, category, filename, lineno, file, line)
 
     def __exit__(self, *exc: object) -> None:
         self.logger.removeHandler(self.handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +23,18 @@ from aigc.core.store import Store, notices
 from aigc.core.testing import submit
 
 SECRET = "s3cret-for-the-test-only"
+
+
+def _recipe():
+    """The `verify` function of docs/operations.md, run as a receiver would copy it."""
+    text = (Path(__file__).parent.parent / "docs" / "operations.md").read_text()
+    source = text.split("**Verifying a webhook**")[1].split("```python")[1].split("```")[0]
+    namespace: dict = {}
+    exec(source, namespace)
+    return namespace["verify"]
+
+
+documented_verify = _recipe()
 
 
 @pytest.fixture
@@ -66,6 +79,7 @@ def test_receiver_down_for_a_while_gets_every_notice_once_back(settings, quick_b
     bodies = {}
     for headers, body in receiver.received:
         # The documented recipe: HMAC-SHA256 over "<timestamp>.<body>", compared in constant time.
+        assert documented_verify(SECRET, headers["x-aigc-timestamp"], body, headers["x-aigc-signature"])
         assert webhooks.verify(SECRET, headers["x-aigc-timestamp"], body, headers["x-aigc-signature"])
         assert not webhooks.verify(
             "another-secret-16chars", headers["x-aigc-timestamp"], body, headers["x-aigc-signature"]
