@@ -102,6 +102,12 @@ class Environment(BaseSettings):
     )
     # Every job's results also carry a visible mark ("AI" in an image corner, a prefix line on a text).
     visible_label: bool = Field(False, description="1 or 0 (also true/false, yes/no, on/off)")
+    # With both set, every image result also gets a signed C2PA manifest (the `aigc[c2pa]` extra).
+    c2pa_cert: Path | None = Field(None, description="a PEM file: the signing certificate, then its chain")
+    c2pa_key: Path | None = Field(None, description="a PEM file: the private key of the signing certificate")
+    c2pa_alg: Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"] = Field(
+        "es256", description="es256, es384, es512, ps256, ps384, ps512 or ed25519 (default es256)"
+    )
     # Every job's end is POSTed here, besides a job's own --notify URL.
     webhook_url: str | None = Field(None, description="an http(s) URL, or nothing")
     # The key of the HMAC-SHA256 signature each webhook carries (X-Aigc-Signature).
@@ -274,6 +280,9 @@ def effective() -> list[EffectiveSetting]:
         "task_events": env.task_events,
         "producer": env.producer or socket.gethostname(),
         "visible_label": env.visible_label,
+        "c2pa_cert": str(env.c2pa_cert) if env.c2pa_cert else None,
+        "c2pa_key": str(env.c2pa_key) if env.c2pa_key else None,
+        "c2pa_alg": env.c2pa_alg,
         "webhook_url": masked(env.webhook_url) if env.webhook_url else None,
         "webhook_secret": "***" if env.webhook_secret is not None else None,
         "webhook_allow": [p.strip() for p in env.webhook_allow.split(",") if p.strip()],

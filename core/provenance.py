@@ -237,7 +237,11 @@ def text_sha256(text: str) -> str:
 
 def label_results(results: list[PendingResult], stamp: Stamp) -> list[PendingResult]:
     """Label each result in place (the runner calls this before results are stored): PNGs get the AIGC
-    and XMP chunks, texts the AIGC block in their metadata; with `stamp.visible`, the visible mark first."""
+    and XMP chunks (and a signed C2PA manifest when configured), texts the AIGC block in their metadata;
+    with `stamp.visible`, the visible mark first."""
+    from aigc.core import c2pa_signing
+
+    key = c2pa_signing.configured()  # before any result: a bad setting fails the job, not half of it
     for result in results:
         if result.kind == "text" and result.text is not None:
             if stamp.visible and not result.text.startswith(VISIBLE_PREFIX):
@@ -246,7 +250,10 @@ def label_results(results: list[PendingResult], stamp: Stamp) -> list[PendingRes
             result.meta = {**result.meta, LABEL_KEY: block}
         elif result.mime == "image/png" and result.data is not None:
             png = visible_mark(result.data) if stamp.visible else result.data
-            result.data = label_png(png, png_label(stamp, result.index, result.seed, pixel_sha256(png)))
+            label = png_label(stamp, result.index, result.seed, pixel_sha256(png))
+            result.data = label_png(png, label)
+            if key is not None:
+                result.data = c2pa_signing.sign_png(result.data, json.loads(label), key)
     return results
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aigc.core import provenance
+from aigc.core import c2pa_signing, provenance
 from aigc.core.store import Store, queries
 
 C2PA_CHUNK = b"caBX"  # where a C2PA manifest store sits in a PNG
@@ -43,7 +43,10 @@ def verify_file(path: Path, store: Store | None) -> Verdict:
 def _verify_png(verdict: Verdict, png: bytes) -> None:
     chunks = provenance.read_itxt(png)
     verdict.xmp = provenance.SOURCE_TYPE in chunks.get(provenance.XMP_KEY, "")
-    verdict.c2pa = "manifest present, not checked (no C2PA support installed)" if C2PA_CHUNK in png else "none"
+    if C2PA_CHUNK in png:
+        verdict.c2pa, passes = c2pa_signing.check(png)
+        if not passes:
+            verdict.problems.append(f"C2PA: {verdict.c2pa}")
     raw = chunks.get(provenance.LABEL_KEY)
     if raw is None:
         verdict.problems.append("no AIGC label")
