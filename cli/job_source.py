@@ -27,6 +27,7 @@ class JobFacts:
     models: list[tuple[str, str]] = field(default_factory=list)  # (id, name) of the models it registered
     metrics: list[tuple[str, int, float]] = field(default_factory=list)  # (key, step, value), step order
     parents: list[int] = field(default_factory=list)  # the jobs it waits for (--after)
+    notices: list[dict[str, Any]] = field(default_factory=list)  # its webhook notices and their deliveries
 
 
 @dataclass
@@ -56,6 +57,7 @@ class StoreSource:
         self.store = store
 
     def facts(self, job: Job, texts: bool = True) -> JobFacts:
+        from aigc.core.store import notices as outbox
         from aigc.core.store import queries
         from aigc.core.store.dependencies import parents_of
 
@@ -69,7 +71,8 @@ class StoreSource:
             models = [(str(m.id), m.name) for m in queries.models_of(session, job.plugin) if m.source_job_id == job.id]
             metrics = [(m.key, m.step, m.value) for m in queries.metrics_of(session, job.id)]
             parents = parents_of(session, [job.id]).get(job.id, [])
-        return JobFacts(counts, shown, models, metrics, parents)
+            notices = [outbox.describe(n) for n in outbox.notices_of(session, job.id)]
+        return JobFacts(counts, shown, models, metrics, parents, notices)
 
     def rows(self, job: Job) -> list[Any]:
         from aigc.core.store import queries

@@ -36,7 +36,7 @@ def show(source: JobSource, job: Job) -> None:
     from rich.table import Table
 
     facts = source.facts(job, texts=False)
-    counts, parents = facts.counts, facts.parents
+    counts, parents, notices = facts.counts, facts.parents, facts.notices
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -63,12 +63,30 @@ def show(source: JobSource, job: Job) -> None:
         last[key] = (step, value)
     for key, (step, value) in last.items():
         rows.append((f"metric {key}", f"{value_text(value)} at step {step}"))
+    if job.timeout_s is not None:
+        from aigc.core.durations import format_duration
+
+        rows.append(("timeout", format_duration(job.timeout_s)))
+    rows.append(("label", "metadata and visible mark" if job.label == "visible" else "metadata"))
+    for notice in notices:
+        rows.append(("webhook", notice_text(notice)))
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
     if job.error:
         out.print("[bold]error[/]")
         out.print(job.error, markup=False)
+
+
+def notice_text(notice: dict) -> str:
+    """A webhook notice and each delivery of it: attempt, HTTP status or error, time."""
+    from aigc.core.masking import masked
+
+    tries = "; ".join(
+        f"#{d['attempt']} {d['http_status'] or '-'}{' ' + d['error'] if d.get('error') else ''} at {d['at'][11:19]}"
+        for d in notice["deliveries"]
+    )
+    return f"{masked(notice['url'])} {notice['state']} ({tries or 'not tried yet'})"
 
 
 def job_status_cell(job: Job) -> Text:

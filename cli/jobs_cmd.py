@@ -1,4 +1,4 @@
-"""`aigc jobs list|show|cancel|wait|resume|recover`."""
+"""`aigc jobs list|show|logs|cancel|wait|resume|recover`."""
 
 from __future__ import annotations
 
@@ -101,9 +101,38 @@ def show(
 
     source, job, _ = _source(job_id)
     if json_out:
-        print_json(job_dict(job))
+        print_json({**job_dict(job), "webhooks": source.facts(job, texts=False).notices})
     else:
         render_job(source, job)
+
+
+@app.command("logs")
+def logs(
+    job_id: str = typer.Argument(..., help="Job id.", autocompletion=completion.job_ids),
+    follow_log: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the job ends."),
+    tail: int = typer.Option(0, "--tail", min=0, help="Only the last N lines (default: all kept, up to 10,000)."),
+) -> None:
+    """What the job's plugin logged (ctx.logger) and the warnings it raised, kept in the store."""
+    import time
+
+    from aigc.core.store import joblogs, queries
+
+    store, job = _load(job_id)
+    lines = joblogs.tail(store, job.id, tail) if tail else joblogs.lines_after(store, job.id)
+    last = 0
+    while True:
+        for line in lines:
+            out.print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.text}", markup=False, highlight=False)
+            last = line.line
+        if not follow_log:
+            return
+        with store.transaction() as session:
+            finished = queries.get_job(session, job.id).state.finished
+        lines = joblogs.lines_after(store, job.id, last)
+        if finished and not lines:
+            return
+        if not lines:
+            time.sleep(0.5)
 
 
 @app.command("cancel")

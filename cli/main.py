@@ -15,11 +15,13 @@ from aigc.cli import (
     jobs_cmd,
     models_cmd,
     plugins_cmd,
+    prune_cmd,
     results_cmd,
     serve_cmd,
     submit_cmd,
     sweep_cmd,
     tokens_cmd,
+    verify_cmd,
     worker_cmd,
 )
 
@@ -46,6 +48,7 @@ app.add_typer(sweep_cmd.app, name="sweep")
 app.add_typer(sweep_cmd.sweeps_app, name="sweeps")
 app.command("results")(results_cmd.results)
 app.command("compare")(compare_cmd.compare)
+app.command("verify")(verify_cmd.verify)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")
 app.command("worker")(worker_cmd.worker)
@@ -54,6 +57,8 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(tokens_cmd.app, name="tokens")
 app.command("config")(config_cmd.config)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("prune")(prune_cmd.prune)
+app.command("du")(prune_cmd.du)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,6 +50,7 @@ def submit(
     json_out: bool,
     out_dir: Path | None,
     preview: bool,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """`aigc submit` through the server: queued to its workers when it has a broker, else run in it."""
     from aigc.cli import render
@@ -71,7 +72,7 @@ def submit(
             )
         check_destination(out_dir)
         wait = True
-    job = job_from_api(client.submit(kind, plugin, priority=priority, retries=retries, **raw))
+    job = job_from_api(client.submit(kind, plugin, priority=priority, retries=retries, **(options or {}), **raw))
     source = RemoteSource(client)
     if not cluster["broker"]:  # the server runs it now: follow it as an embedded run is shown
         final = follow(client, job.id, f"{plugin} {kind}", enabled=not json_out)

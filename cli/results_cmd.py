@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,22 @@ if TYPE_CHECKING:
     from aigc.core.store import Job, Result
 
 EXTENSIONS = {"image/png": ".png"}
+
+
+def sidecar(row: Result) -> dict[str, Any]:
+    """A text result's `.json` sidecar: its provenance label and the rest of its metadata."""
+    from aigc.core.provenance import LABEL_KEY
+
+    meta = dict(row.meta or {})
+    return {LABEL_KEY: meta.pop(LABEL_KEY), "index": row.index, "seed": row.seed, "meta": meta}
+
+
+def labelled_sheet(job: Job, png: bytes) -> bytes:
+    """A contact sheet made here is labelled like the results it shows (result index None: several)."""
+    from aigc.core.provenance import Stamp, default_producer, label_png, pixel_sha256
+
+    stamp = Stamp(default_producer(), job.id, job.plugin, job.kind, None, job.seed)
+    return label_png(png, stamp.block(None, None, "pixels_sha256", pixel_sha256(png)))
 
 
 def results(
@@ -97,6 +114,7 @@ def write_results(job: Job, rows: list[Result], out_dir: Path, force: bool = Fal
     from aigc.cli.output_folder import staged_folder
     from aigc.core.errors import UsageError
     from aigc.core.images import sheet_png
+    from aigc.core.provenance import LABEL_KEY
 
     if not rows:
         raise UsageError(f"job {job.id} has no results (status {job.status})")
@@ -105,10 +123,12 @@ def write_results(job: Job, rows: list[Result], out_dir: Path, force: bool = Fal
             name = f"{row.index:05d}" if row.role == "item" else f"{row.role}-{row.index:05d}"
             if row.kind == "text":
                 (staged.path / f"{name}.txt").write_bytes((row.text or "").encode())
+                if LABEL_KEY in (row.meta or {}):  # the label of a text travels beside it (`aigc verify`)
+                    (staged.path / f"{name}.json").write_text(json.dumps(sidecar(row), indent=2) + "\n")
             else:
                 (staged.path / f"{name}{EXTENSIONS.get(row.mime, '.bin')}").write_bytes(row.data or b"")
         images = [r for r in rows if r.kind == "image" and r.role == "item"]
         if images and not any(r.role == "grid" for r in rows):
-            (staged.path / "grid.png").write_bytes(sheet_png([r.data or b"" for r in images]))
+            (staged.path / "grid.png").write_bytes(labelled_sheet(job, sheet_png([r.data or b"" for r in images])))
     replaced = f" (replaced {len(staged.replaced)} files of the same names)" if staged.replaced else ""
     err.print(f"wrote {len(rows)} results of job {job.id} to {out_dir}{replaced}")

@@ -32,6 +32,8 @@ def job_dict(job: Job) -> dict[str, Any]:
         "error": job.error,
         "summary": job.summary,
         "sweep_id": job.sweep_id,
+        "timeout_s": job.timeout_s,
+        "label": job.label or "metadata",
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,

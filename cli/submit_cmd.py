@@ -35,6 +35,9 @@ def _submit(
     out_dir: Path | None = None,
     preview: bool = True,
     after: str | None = None,
+    timeout: str | None = None,
+    notify: str | None = None,
+    label: str | None = None,
 ) -> None:
     from aigc.cli import render
     from aigc.cli.serialize import job_dict
@@ -51,13 +54,18 @@ def _submit(
             if key in raw:
                 raise UsageError(f"'{key}' is given both as --{key} and as -p {key}=...; give it once")
             raw[key] = value
+    from aigc.core.durations import parse_duration
+
+    parents = parse_job_ids(after) if after else ()
+    timeout_s = parse_duration(timeout, "--timeout") if timeout is not None else None
     from aigc.cli.job_source import remote_client
 
     client = remote_client()
     if client is not None:
         from aigc.cli import remote
 
-        remote.submit(client, kind, plugin, raw, wait, priority, retries, json_out, out_dir, preview)
+        options = {"after": list(parents), "timeout_s": timeout_s, "notify": notify, "label": label}
+        remote.submit(client, kind, plugin, raw, wait, priority, retries, json_out, out_dir, preview, options)
         return
     store = Store.from_env()
     if not uses_broker(store.settings) and wait is False:
@@ -69,8 +77,18 @@ def _submit(
             )
         check_destination(out_dir)
         wait = True
-    parents = parse_job_ids(after) if after else ()
-    job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries, after=parents))
+    submission = Submission(
+        JobKind(kind),
+        plugin,
+        raw,
+        priority=priority,
+        retries=retries,
+        after=parents,
+        timeout_s=timeout_s,
+        notify_url=notify,
+        label=label,
+    )
+    job = create_job(store, submission)
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
     if start(store, [job], run_here=here.run):
@@ -237,8 +255,31 @@ def _register(kind: str) -> None:
         after: str | None = typer.Option(
             None, "--after", help="Run only once these jobs succeeded (ID[,ID...]); cancelled if one does not."
         ),
+        timeout: str | None = typer.Option(
+            None, "--timeout", help="End the job failed once it runs this long, e.g. 90s, 30m, 2h (default: none)."
+        ),
+        notify: str | None = typer.Option(None, "--notify", help="POST a JSON notice to this URL when the job ends."),
+        label: str | None = typer.Option(
+            None, "--label", help="'visible': also mark results visibly (an AI corner mark, a text prefix)."
+        ),
     ) -> None:
-        _submit(kind, plugin, param, model, prompt, wait, priority, retries, json_out, out_dir, not no_preview, after)
+        _submit(
+            kind,
+            plugin,
+            param,
+            model,
+            prompt,
+            wait,
+            priority,
+            retries,
+            json_out,
+            out_dir,
+            not no_preview,
+            after,
+            timeout,
+            notify,
+            label,
+        )
 
     command.__doc__ = f"Submit a {kind} job."
     app.command(str(kind))(command)

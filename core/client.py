@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -94,9 +94,26 @@ class Client:
         return self._json("GET", "/api/workers")
 
     # -- jobs ----------------------------------------------------------------------------------------
-    def submit(self, kind: str, plugin: str, *, priority: int = 0, retries: int = 0, **params: Any) -> dict[str, Any]:
-        """Store and start a job; the server checks the params first (UsageError names a bad one)."""
-        body = {"kind": kind, "plugin": plugin, "params": params, "priority": priority, "retries": retries}
+    def submit(
+        self,
+        kind: str,
+        plugin: str,
+        *,
+        priority: int = 0,
+        retries: int = 0,
+        after: Sequence[int] = (),
+        timeout_s: float | None = None,
+        notify: str | None = None,
+        label: str | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """Store and start a job; the server checks the params first (UsageError names a bad one).
+
+        `after`: jobs that must succeed first; `timeout_s`: seconds it may run; `notify`: a webhook URL;
+        `label="visible"`: a visible AI mark on its results. Every other keyword is a param of the plugin.
+        """
+        body: dict[str, Any] = {"kind": kind, "plugin": plugin, "params": params, "priority": priority}
+        body |= {"retries": retries, "after": list(after), "timeout_s": timeout_s, "notify": notify, "label": label}
         return self._json("POST", "/api/jobs", json=body)
 
     def job(self, job: JobRef) -> dict[str, Any]:

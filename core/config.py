@@ -48,6 +48,8 @@ class Settings:
     plugin_path: tuple[Path, ...]
     lease_seconds: float
     max_attempts: int
+    # Every job's end is POSTed here (core/webhooks.py), besides a job's own --notify URL.
+    webhook_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             # A running attempt renews its lease every third of this; a lapsed lease means the worker died.
             lease_seconds=env.lease_seconds,
             max_attempts=env.max_attempts,
+            webhook_url=env.webhook_url,
         )
 
     @property

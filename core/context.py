@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from aigc.core.errors import JobCancelled, LeaseLost
+from aigc.core.errors import JobCancelled, JobTimedOut, LeaseLost
 from aigc.core.plugin import JobKind
 
 
@@ -96,6 +96,8 @@ class JobContext:
         on_stream: Callable[[str], None] | None = None,
         progress_interval_s: float = 0.5,
         interrupted: Interruption | None = None,
+        deadline: float | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         self.job_id = job_id
         self.kind = kind
@@ -110,6 +112,7 @@ class JobContext:
         self._on_stream = on_stream
         self._interval = progress_interval_s
         self._interrupted = interrupted
+        self._deadline, self._timeout_s = deadline, timeout_s  # time.monotonic() when the attempt's time is up
         self._last_write = 0.0
         self._last_poll = 0.0
         self._lock = threading.Lock()
@@ -133,10 +136,11 @@ class JobContext:
 
     # -- progress and cancellation ------------------------------------------------------------
     def progress(self, done: float, total: float, **info: float | str) -> None:
-        """Report progress; also the point where a cancel request or a lost lease stops the job."""
+        """Report progress; also the point where a cancel request, a lost lease or a timeout stops the job."""
         report = Progress(done, total, info)
         if self._interrupted is not None and self._interrupted.is_set():
             raise JobCancelled(self._interrupted.reason)
+        self._raise_if_timed_out()
         if self._on_progress is not None:
             self._on_progress(report)
         now = time.monotonic()
@@ -152,10 +156,17 @@ class JobContext:
         """
         if self._interrupted is not None and self._interrupted.is_set():
             raise JobCancelled(self._interrupted.reason)
+        self._raise_if_timed_out()
         now = time.monotonic()
         if now - self._last_poll >= self._interval:
             self._last_poll = now
             self._raise_if_stopped()
+
+    def _raise_if_timed_out(self) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            from aigc.core.timeouts import message
+
+            raise JobTimedOut(message(self._timeout_s or 0.0))
 
     def _raise_if_stopped(self) -> None:
         state = self._backend.poll(self)

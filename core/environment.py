@@ -8,6 +8,7 @@ variables count as unset. `aigc config` shows the effective values (`effective()
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from aigc.core.errors import InvalidSetting
 from aigc.core.masking import masked
 
 PREFIX = "AIGC_"
+SECRET_FIELDS = ("api_token", "token", "webhook_secret")  # never quoted in an error
 # The devices a job may ask for; the same words as the `device` param of every job. [0-9], not \d,
 # which would take any script's digits ('cuda:١').
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?|mps)$"
@@ -100,6 +102,52 @@ class Environment(BaseModel):
     )
     # Celery task events, for Flower; off by default because each job then costs extra broker writes.
     task_events: bool = Field(False, description="1 or 0 (also true/false, yes/no, on/off)")
+    # -- provenance, notices, retention (docs/operations.md) ---------------------------------------
+    # The content producer named in every result's label (GB 45438-2025); default: this host's name.
+    producer: str | None = Field(
+        None, max_length=200, description="a name of up to 200 characters (default: the host name)"
+    )
+    # Every job's results also carry a visible mark ("AI" in an image corner, a prefix line on a text).
+    visible_label: bool = Field(False, description="1 or 0 (also true/false, yes/no, on/off)")
+    # With both set, every image result also gets a signed C2PA manifest (the `aigc[c2pa]` extra).
+    c2pa_cert: Path | None = Field(None, description="a PEM file: the signing certificate, then its chain")
+    c2pa_key: Path | None = Field(None, description="a PEM file: the private key of the signing certificate")
+    c2pa_alg: Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"] = Field(
+        "es256", description="es256, es384, es512, ps256, ps384, ps512 or ed25519 (default es256)"
+    )
+    # Every job's end is POSTed here, besides a job's own --notify URL.
+    webhook_url: str | None = Field(None, description="an http(s) URL, or nothing")
+    # The key of the HMAC-SHA256 signature each webhook carries (X-Aigc-Signature).
+    webhook_secret: SecretStr | None = Field(None, description="a secret of 16 characters or more")
+    # The URLs a job sent over the API may ask to be notified at; unset: none.
+    webhook_allow: str = Field(
+        "", description="http(s) URL prefixes, comma-separated, such as https://hooks.example.com/aigc/ (default: none)"
+    )
+    # First wait before a failed delivery is tried again; it doubles up to webhook_backoff_max_seconds.
+    webhook_backoff_seconds: float = Field(
+        5.0, gt=0, le=3600, allow_inf_nan=False, description="a number of seconds above 0, at most 3600 (default 5)"
+    )
+    webhook_backoff_max_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="a number of seconds above 0, at most 86400 (default 300)",
+    )
+    # Deliveries tried per notice before it is given up (recorded `gave_up`).
+    webhook_attempts: int = Field(20, ge=1, le=1000, description="a whole number from 1 to 1000 (default 20)")
+    # Finished jobs older than this are pruned automatically by one worker at a time; unset: never.
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        le=36500,
+        allow_inf_nan=False,
+        description="a number of days above 0, or nothing (default: keep all)",
+    )
+    # A job past its timeout that reaches no progress point is ended this much later by recycling its worker.
+    timeout_grace_seconds: float = Field(
+        60.0, ge=0, le=86400, allow_inf_nan=False, description="a number of seconds from 0 to 86400 (default 60)"
+    )
     # -- data sets ---------------------------------------------------------------------------------
     data_dir: Path | None = Field(None, description="a folder (default: <AIGC_HOME>/data)")
     mnist_mirror: str = Field("", description="base URLs, comma-separated (default: the public MNIST mirrors)")
@@ -122,7 +170,23 @@ class Environment(BaseModel):
             raise ValueError("not absolute")
         return value
 
-    @field_validator("server_url")
+    @field_validator("webhook_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("shorter than 16 characters")
+        return value
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _url_prefixes(cls, value: str) -> str:
+        for prefix in filter(None, (p.strip() for p in value.split(","))):
+            parts = urlsplit(prefix)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"'{prefix}' is not an http(s) URL with a host")
+        return value
+
+    @field_validator("server_url", "webhook_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in ("http", "https"):
@@ -183,7 +247,7 @@ def read() -> Environment:
         info = Environment.model_fields.get(field)
         accepted = info.description if info is not None else error["msg"]
         given = error.get("input")
-        shown = masked(given) if isinstance(given, str) and field not in ("api_token", "token") else "(hidden)"
+        shown = masked(given) if isinstance(given, str) and field not in SECRET_FIELDS else "(hidden)"
         # A check of ours says what was wrong (never quoting a password); pydantic's own say it in `accepted`.
         reason = error.get("ctx", {}).get("error") if error["type"] == "value_error" else None
         detail = f" ({reason})" if reason else ""
@@ -226,6 +290,19 @@ def effective() -> list[EffectiveSetting]:
         "soft_shutdown_seconds": env.soft_shutdown_seconds,
         "resend_seconds": env.resend_seconds or 2 * settings.lease_seconds,
         "task_events": env.task_events,
+        "producer": env.producer or socket.gethostname(),
+        "visible_label": env.visible_label,
+        "c2pa_cert": str(env.c2pa_cert) if env.c2pa_cert else None,
+        "c2pa_key": str(env.c2pa_key) if env.c2pa_key else None,
+        "c2pa_alg": env.c2pa_alg,
+        "webhook_url": masked(env.webhook_url) if env.webhook_url else None,
+        "webhook_secret": "***" if env.webhook_secret is not None else None,
+        "webhook_allow": [p.strip() for p in env.webhook_allow.split(",") if p.strip()],
+        "webhook_backoff_seconds": env.webhook_backoff_seconds,
+        "webhook_backoff_max_seconds": env.webhook_backoff_max_seconds,
+        "webhook_attempts": env.webhook_attempts,
+        "retention_days": env.retention_days,
+        "timeout_grace_seconds": env.timeout_grace_seconds,
         "data_dir": str(env.data_dir or home / "data"),
         "mnist_mirror": masked(env.mnist_mirror).split(",") if env.mnist_mirror else None,
     }

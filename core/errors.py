@@ -138,3 +138,8 @@ class ServerUnreachable(AigcError):
     """The `aigc serve` of AIGC_SERVER_URL cannot be reached (exit code 2: a configuration problem)."""
 
     exit_code = 2
+
+
+class JobTimedOut(Exception):
+    """Raised inside a running job at the first progress point past its timeout; the job ends `failed`
+    with this message, and no retry runs it again."""

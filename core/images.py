@@ -59,10 +59,14 @@ def encode_grey_png(pixels: np.ndarray, metadata: Mapping[str, Any] | None = Non
 
 
 def read_png_text(png: bytes) -> dict[str, str]:
-    """The tEXt chunks of a PNG, as written by `encode_png`."""
+    """The text chunks of a PNG as written by `encode_png`: a plugin's metadata, without the provenance
+    label every stored result also carries (aigc.core.provenance reads that)."""
+    from aigc.core.provenance import LABEL_KEY, XMP_KEY
+
     with Image.open(io.BytesIO(png)) as image:
         image.load()
-        return dict(getattr(image, "text", {}))
+        text = dict(getattr(image, "text", {}))
+    return {key: value for key, value in text.items() if key not in (LABEL_KEY, XMP_KEY)}
 
 
 def contact_sheet(images: Sequence[np.ndarray] | np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:

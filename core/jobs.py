@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from aigc.core import catalog, checks
 from aigc.core.chaining import send_ready
+from aigc.core.config import environment
 from aigc.core.context import LoadedModel
 from aigc.core.data_roots import check_paths
 from aigc.core.dispatch import uses_broker
@@ -22,6 +23,9 @@ from aigc.core.plugin import JobKind, Plugin
 from aigc.core.registry import get_plugin
 from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
 from aigc.core.store.dependencies import FROM_PREFIX, parents_of
+from aigc.core.webhooks import check_notify_url
+
+MAX_TIMEOUT_S = 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class Submission:
     # The name of the API token that sent it, kept on the job: who may cancel or re-run it.
     token_name: str | None = None
     after: tuple[int, ...] = ()  # jobs that must succeed before this one may run
+    timeout_s: float | None = None  # None: the plugin's default timeout, if it has one
+    notify_url: str | None = None  # sent over the API: must match AIGC_WEBHOOK_ALLOW
+    label: str | None = None  # "visible": a visible AI mark besides the metadata label (or AIGC_VISIBLE_LABEL=1)
 
 
 def parse_job_id(raw: str | int) -> int:
@@ -50,6 +57,16 @@ def create_job(store: Store, submission: Submission, *, check_here: bool | None 
     A job `after` others waits for them; `model=from:ID` reads the model job ID trains (it waits for it).
     """
     plugin = get_plugin(submission.plugin, store.settings.plugin_path)
+    if submission.label not in (None, "visible", "metadata"):
+        raise UsageError(f"label '{submission.label}' is not known; accepted: visible, metadata")
+    if submission.notify_url is not None:
+        check_notify_url(submission.notify_url, remote=submission.remote)
+    timeout_s = submission.timeout_s if submission.timeout_s is not None else plugin.timeout
+    if timeout_s is not None and not 0 < timeout_s <= MAX_TIMEOUT_S:
+        raise UsageError(
+            f"timeout {timeout_s:g} s is out of range; accepted: above 0, up to {MAX_TIMEOUT_S // 86400} days"
+        )
+    visible = submission.label == "visible" or (submission.label is None and environment().visible_label)
     params = validate_params(plugin, submission.kind, submission.params)
     check_paths(plugin, submission.kind, params, remote=submission.remote)  # before any check opens a file
     seed = params.seed if params.seed is not None else random.SystemRandom().randrange(2**31)
@@ -76,6 +93,9 @@ def create_job(store: Store, submission: Submission, *, check_here: bool | None 
             retries=submission.retries,
             token_name=submission.token_name,
             after=sorted(after),
+            timeout_s=timeout_s,
+            notify_url=submission.notify_url,
+            label="visible" if visible else None,
         )
 
 

@@ -142,6 +142,8 @@ class Plugin:
     queue: ClassVar[Literal["gpu", "cpu"]] = "gpu"
     # A file (or folder) inside the plugin's package holding its bundled default model.
     bundled_model: ClassVar[str | None] = None
+    # Seconds an attempt may run when the job sets no --timeout (docs/operations.md); None: no limit.
+    timeout: ClassVar[float | None] = None
 
     TrainParams: ClassVar[type[JobParams]] = JobParams
     GenerateParams: ClassVar[type[JobParams]] = ModelParams

@@ -4,26 +4,38 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import shutil
 import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from aigc.core import catalog
+from aigc.core import catalog, joblog, timeouts, webhooks
 from aigc.core.chaining import send_ready_after
 from aigc.core.checks import check_here
 from aigc.core.config import Settings
-from aigc.core.context import ContextBackend, Interruption, JobContext, LoadedModel, PendingModel, Progress
-from aigc.core.errors import AigcError, JobCancelled, LeaseLost, OutcomeNotRecorded, first_line
+from aigc.core.context import (
+    ContextBackend,
+    Interruption,
+    JobContext,
+    LoadedModel,
+    PendingModel,
+    PendingResult,
+    Progress,
+)
+from aigc.core.errors import AigcError, JobCancelled, JobTimedOut, LeaseLost, OutcomeNotRecorded, first_line
 from aigc.core.leases import keeper
 from aigc.core.plugin import JobKind, Plugin
+from aigc.core.provenance import Stamp, default_producer, label_results
 from aigc.core.registry import get_plugin
-from aigc.core.store import JobStatus, Store, lifecycle, queries
+from aigc.core.store import JobStatus, Store, joblogs, lifecycle, queries
 from aigc.core.store.lifecycle import Claim, LeaseOwner, Outcome
 from aigc.core.store.models import utcnow
 
@@ -68,6 +80,8 @@ def run_job(
         ) from exc
     if status is None:
         return _status(store, job_id)
+    if status.finished and (settings.webhook_url or (claim.job and claim.job.notify_url)):
+        webhooks.sender_for(store).wake()  # the notice is in the store: sent from a thread of its own
     if status != JobStatus.queued:
         send_ready_after(store, job_id)  # its dependents, the next jobs of its sweep
     return status
@@ -133,6 +147,7 @@ def _attempt(
     """Run the plugin for a claimed attempt; the outcome to record, or None if the lease was lost."""
     backend = StoreBackend(store, claim, settings)
     ctx: JobContext | None = None
+    stack = ExitStack()
     try:
         job = claim.job
         assert job is not None, "claim_job reads the job in the claiming statement"
@@ -142,7 +157,12 @@ def _attempt(
                 first_index = queries.next_result_index(session, claim.job_id)
         plugin_cls = get_plugin(job.plugin, settings.plugin_path)
         backend.plugin = plugin_cls
+        backend.stamp = Stamp(
+            default_producer(), claim.job_id, job.plugin, job.kind, None, job.seed, job.label == "visible"
+        )
         params = plugin_cls.params_model(job.kind).model_validate(job.params)
+        deadline = stack.enter_context(timeouts.watch(store, claim, job.timeout_s))
+        backend.log = stack.enter_context(joblog.Capture(logging.getLogger(f"aigc.job.{claim.job_id}")))
         ctx = JobContext(
             job_id=claim.job_id,
             kind=JobKind(job.kind),
@@ -155,6 +175,8 @@ def _attempt(
             on_progress=on_progress,
             on_stream=on_stream,
             interrupted=interrupted,
+            deadline=deadline,
+            timeout_s=job.timeout_s,
         )
         load_model = functools.partial(ctx.load_model, getattr(params, "model", None))
         with keeper.hold(store, claim, settings.lease_seconds):
@@ -164,18 +186,22 @@ def _attempt(
             JobStatus.succeeded,
             device=ctx.resolved_device,
             summary=ctx.summary,
-            results=ctx.pending_results,
+            results=backend.labelled(ctx.pending_results),
             metrics=ctx.pending_metrics,
             models=ctx.pending_models,
         )
     except JobCancelled as exc:
         return Outcome(JobStatus.cancelled, error=str(exc), device=_device(ctx))
+    except JobTimedOut as exc:
+        return Outcome(JobStatus.failed, error=str(exc), device=_device(ctx), final=True)
     except LeaseLost:
         return None  # another attempt owns the job now; it records the outcome
     except Exception as exc:
         error = str(exc) if isinstance(exc, AigcError) else traceback.format_exc()
         return Outcome(JobStatus.failed, error=error, device=_device(ctx))
     finally:
+        stack.close()
+        backend.flush_log()
         backend.cleanup()
 
 
@@ -194,9 +220,28 @@ class StoreBackend(ContextBackend):
     def __init__(self, store: Store, claim: Claim, settings: Settings) -> None:
         self.store, self.claim, self.settings = store, claim, settings
         self.plugin: type[Plugin] | None = None
+        self.stamp: Stamp | None = None
+        self.log: joblog.JobLogHandler | None = None
+        self.model_sha256: str | None = None  # of the model the job loaded: its results' labels name it
         self._scratch: Path | None = None
 
+    def labelled(self, results: list[PendingResult]) -> list[PendingResult]:
+        """Results with their provenance labels, as they are stored: every plugin's, without its help."""
+        assert self.stamp is not None
+        return label_results(results, replace(self.stamp, model_sha256=self.model_sha256))
+
+    def flush_log(self) -> None:
+        """Write the lines logged since the last flush (at progress points, checkpoints and the end)."""
+        if self.log is not None and self.log.pending:
+            try:
+                joblogs.append(self.store, self.claim.job_id, self.log.take())
+            except (AigcError, SQLAlchemyError) as exc:  # a log line is never worth a job
+                logging.getLogger("aigc.runner").warning(
+                    "job %s: log lines lost: %s", self.claim.job_id, first_line(exc)
+                )
+
     def write_progress(self, ctx: JobContext, report: Progress) -> None:
+        self.flush_log()
         info = {k: v for k, v in report.info.items() if isinstance(v, (int, float, str))}
         info.update(done=report.done, total=report.total)
         extra = {"device": ctx.resolved_device} if ctx.resolved_device else {}
@@ -210,12 +255,13 @@ class StoreBackend(ContextBackend):
     def save_checkpoint(self, ctx: JobContext, state: Mapping[str, Any]) -> None:
         from aigc.core.tensorstate import flatten
 
+        self.flush_log()
         tensors, skeleton = flatten(dict(state))
         sha = self.store.artifacts.put_tensors(tensors, {"aigc_state": skeleton})
         with ctx._lock:
             results, ctx.pending_results = ctx.pending_results, []
             metrics, ctx.pending_metrics = ctx.pending_metrics, []
-        previous = lifecycle.commit_checkpoint(self.store, self.claim, sha, results, metrics)
+        previous = lifecycle.commit_checkpoint(self.store, self.claim, sha, self.labelled(results), metrics)
         if previous is False:
             raise LeaseLost(f"job {self.claim.job_id} attempt {self.claim.attempt} lost its lease")
         if previous and previous != sha:
@@ -259,7 +305,9 @@ class StoreBackend(ContextBackend):
         assert self.plugin is not None
         with self.store.transaction() as session:
             ref = catalog.resolve_ref(session, self.plugin, model)
-            return catalog.load(session, self.store.artifacts, self.plugin, ref.id)
+            loaded = catalog.load(session, self.store.artifacts, self.plugin, ref.id)
+        self.model_sha256 = loaded.sha256
+        return loaded
 
     def scratch_dir(self, ctx: JobContext) -> Path:
         if self._scratch is None:

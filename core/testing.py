@@ -37,6 +37,14 @@ class JobOutcome:
         """The generated items, without grids and training samples."""
         return [r for r in self.results if r.role == "item"]
 
+    @property
+    def outputs(self) -> list[bytes | str | None]:
+        """Each item as the plugin made it: PNG bytes without the provenance label aigc adds (which names
+        the job, so two jobs of one seed differ there), or the text. What a reproducibility test compares."""
+        from aigc.core.provenance import unlabelled
+
+        return [unlabelled(r.data) if r.data is not None else r.text for r in self.items]
+
 
 def temporary_settings(folder: Path, **overrides: Any) -> Settings:
     """Settings for a private SQLite store and artifact root under `folder` (plugin path from env)."""

@@ -95,6 +95,6 @@ def test_workers_table_migration_is_the_head(tmp_path: Path) -> None:
     from aigc.core.store.engine import SCHEMA_REVISION, current_revision, engine_for
 
     engine = engine_for(f"sqlite:///{tmp_path / 'fresh.db'}")  # migrates a new SQLite store
-    assert current_revision(engine) == SCHEMA_REVISION == "0003_tokens"
+    assert current_revision(engine) == SCHEMA_REVISION == "0005_operations"
     columns = {c["name"] for c in inspect(engine).get_columns("workers")}
     assert {"name", "hostname", "pid", "device", "queues", "heartbeat_at", "stopped_at"} <= columns

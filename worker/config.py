@@ -23,6 +23,8 @@ class WorkerSettings:
     heartbeat_s: float
     # Celery task events, for Flower; off by default because each job then costs extra broker writes.
     task_events: bool
+    # How long past its timeout a job that reaches no progress point may run before its process is recycled.
+    timeout_grace_s: float = 60.0
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> WorkerSettings:
@@ -35,4 +37,5 @@ class WorkerSettings:
             resend_after_s=env.resend_seconds or 2 * settings.lease_seconds,
             heartbeat_s=settings.heartbeat_s,
             task_events=env.task_events,
+            timeout_grace_s=env.timeout_grace_seconds,
         )

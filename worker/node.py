@@ -69,6 +69,9 @@ class Heartbeat(threading.Thread):
                 if not workers.beat(node.store, node.name):
                     workers.register(node.store, node.name, _device(), node.queues)
                 reap(node.store, node.dispatcher, resend_after_s=node.ws.resend_after_s)
+                recycle_if_overdue(node)
+                if rounds % RETENTION_EVERY == 0:
+                    apply_retention(node.store, node.name)
                 if rounds % 1000 == 0:
                     workers.forget_old(node.store)
             except Exception as exc:  # the store or broker blinked: try again next beat
@@ -97,6 +100,42 @@ class Heartbeat(threading.Thread):
         self._stop_event.set()
 
 
+# The retention policy (AIGC_RETENTION_DAYS) is tried every this many beats; a lock in the store lets
+# one worker of the cluster apply it per round.
+RETENTION_EVERY = 100
+# Exit status of a worker process recycled for a job past its timeout; the supervisor restarts it.
+RECYCLED = 75
+
+
+def recycle_if_overdue(node: _Node) -> None:
+    """A job past its timeout plus the grace period reaches no progress point: record it failed, then
+    end this process (the only way to stop a thread stuck in a plugin); `aigc worker` starts a new one."""
+    from aigc.core import timeouts
+    from aigc.core.store import JobStatus, lifecycle
+    from aigc.core.store.lifecycle import Outcome
+
+    overdue = timeouts.overdue(node.ws.timeout_grace_s)
+    if not overdue:
+        return
+    for entry in overdue:
+        error = f"{timeouts.message(entry.timeout_s)} (it reached no progress point; its worker process was recycled)"
+        lifecycle.finish_job(entry.store, entry.claim, Outcome(JobStatus.failed, error=error, final=True))
+        log.error("job %s: %s", entry.claim.job_id, error)
+    os._exit(RECYCLED)
+
+
+def apply_retention(store: Any, holder: str) -> None:
+    from aigc.core import retention
+
+    try:
+        report = retention.apply_policy(store, holder)
+    except Exception as exc:  # the store blinked: the next round tries again
+        log.warning("retention round failed: %s", exc)
+        return
+    if report is not None and report.jobs:
+        log.warning("retention: %s", report.line())
+
+
 def _device() -> str:
     from aigc.core.config import environment
 
@@ -121,6 +160,9 @@ def _on_ready(sender: Any = None, **_kw: Any) -> None:
 
     # The heartbeat registers the row on its first beat (and again if it ever goes missing).
     _node.heartbeat.start()
+    from aigc.core.webhooks import sender_for
+
+    sender_for(_node.store)  # notices of jobs that ended anywhere, also before this worker started
     log.info("worker %s ready on %s, queues %s", _node.name, _device(), ",".join(queues))
 
 

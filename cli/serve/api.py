@@ -17,6 +17,7 @@ from aigc.cli.serve.schemas import (
     ClusterOut,
     ErrorOut,
     JobOut,
+    LogLineOut,
     MetricPoint,
     ModelOut,
     PluginDetail,
@@ -79,7 +80,17 @@ def show_plugin(name: PluginName, srv: Srv) -> dict[str, Any]:
 def submit(body: SubmitIn, srv: Srv, request: Request) -> dict[str, Any]:
     from fastapi import HTTPException
 
-    submission = Submission(JobKind(body.kind), body.plugin, body.params, body.priority, body.retries)
+    submission = Submission(
+        JobKind(body.kind),
+        body.plugin,
+        body.params,
+        body.priority,
+        body.retries,
+        after=tuple(body.after),
+        timeout_s=body.timeout_s,
+        notify_url=body.notify,
+        label=body.label,
+    )
     try:
         job = actions.submit(srv, submission, actions.caller_of(request))
     except (NotAllowed, OverLimit):
@@ -158,6 +169,20 @@ def job_metrics(job_id: JobId, srv: Srv) -> list[dict[str, Any]]:
         queries.get_job(session, job_id)
         series = queries.metric_series(session, job_id)
     return [{"key": key, "step": step, "value": value} for key, points in series.items() for step, value in points]
+
+
+@router.get("/jobs/{job_id}/logs", response_model=list[LogLineOut], summary="A job's log lines (aigc jobs logs)")
+def job_logs(
+    job_id: JobId, srv: Srv, after: Annotated[int, Query(ge=0, le=MAX_ID, description="lines numbered above this")] = 0
+) -> list[dict[str, Any]]:
+    from aigc.core.store import joblogs
+
+    with srv.store.transaction() as session:
+        queries.get_job(session, job_id)  # 404 for an unknown job
+    return [
+        {"line": x.line, "at": x.at, "level": x.level, "text": x.text}
+        for x in joblogs.lines_after(srv.store, job_id, after)
+    ]
 
 
 @router.get("/jobs/{job_id}/results", response_model=list[ResultOut], summary="A job's results (aigc results --json)")

@@ -85,6 +85,11 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, ch
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from aigc.core.config import environment
+        from aigc.core.webhooks import sender_for
+
+        if settings.webhook_url or environment().webhook_allow:  # notices may exist: keep sending them
+            sender_for(store)
         yield
         server.events.stop()
         server.launcher.stop()

@@ -17,10 +17,11 @@ from aigc.core.errors import NotAllowed, OverLimit, UsageError
 from aigc.core.jobs import Submission
 from aigc.core.plugin import JobKind
 from aigc.core.registry import discover, get_plugin
-from aigc.core.store import MAX_ID, JobStatus, queries
+from aigc.core.store import MAX_ID, JobStatus, joblogs, queries
 
 router = APIRouter(include_in_schema=False)
 PAGE = 1000  # results shown per page of a job; the thumbnails load lazily
+LOG_LINES = 200  # a job page shows the end of its log; the API gives all of it
 JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Name = Annotated[str, Path(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
 
@@ -107,6 +108,7 @@ def job_page(request: Request, job_id: JobId, srv: Srv, offset: Annotated[int, Q
         counts = queries.count_results(session, job_id)
         series = queries.metric_series(session, job_id)
         made = [m for m in queries.models_of(session, job.plugin) if m.source_job_id == job_id]
+    log_lines = joblogs.tail(srv.store, job_id, LOG_LINES)
     total = sum(counts.values())
     return page(
         srv,
@@ -121,6 +123,7 @@ def job_page(request: Request, job_id: JobId, srv: Srv, offset: Annotated[int, Q
         extras=[r for r in results if r.role != "item"],
         charts=[line_chart(key, points) for key, points in series.items()],
         made=made,
+        log_lines=log_lines,
     )
 
 

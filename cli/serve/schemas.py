@@ -25,6 +25,27 @@ class SubmitIn(BaseModel):
     )
     priority: int = Field(0, ge=0, le=9, description="0-9, higher runs first (queued jobs)")
     retries: int = Field(0, ge=0, le=10, description="re-runs, with backoff, if the job raises")
+    after: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, max_length=1000, description="ids of jobs that must succeed before this one runs"
+    )
+    timeout_s: float | None = Field(
+        None, gt=0, le=365 * 86400, description="seconds the job may run before it ends failed (default: none)"
+    )
+    notify: str | None = Field(
+        None,
+        max_length=2000,
+        description="a URL to POST a JSON notice to when the job ends; must match AIGC_WEBHOOK_ALLOW",
+    )
+    label: Literal["visible", "metadata"] | None = Field(
+        None, description="'visible': results also carry a visible AI mark (default: AIGC_VISIBLE_LABEL)"
+    )
+
+
+class LogLineOut(BaseModel):
+    line: int = Field(description="numbered from 1 across the job's attempts; only the last 10,000 are kept")
+    at: UtcTime
+    level: str
+    text: str
 
 
 class JobOut(BaseModel):
@@ -47,6 +68,8 @@ class JobOut(BaseModel):
     error: str | None
     summary: dict[str, Any]
     sweep_id: int | None = Field(None, description="the sweep the job belongs to, if any")
+    timeout_s: float | None = Field(None, description="seconds the job may run (None: no limit)")
+    label: str = Field("metadata", description="'metadata' (every result's label) or 'visible' (a visible mark too)")
     created_at: UtcTime
     started_at: UtcTime | None
     finished_at: UtcTime | None

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from aigc.core.context import PendingModel, PendingResult
 from aigc.core.masking import masked
+from aigc.core.store import notices
 from aigc.core.store.database import Store, rowcount
 from aigc.core.store.dependencies import cancel_dependents, hand_model_to_dependents
 from aigc.core.store.models import Job, JobDependency, JobStatus, Metric, Model, Result, Sweep, utcnow
@@ -62,6 +63,9 @@ class ClaimedJob:
     params: dict[str, Any]
     seed: int
     checkpoint_sha256: str | None
+    timeout_s: float | None = None
+    label: str | None = None
+    notify_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,9 @@ def create_job(
     token_name: str | None = None,
     after: Sequence[int] = (),
     sweep_id: int | None = None,
+    timeout_s: float | None = None,
+    notify_url: str | None = None,
+    label: str | None = None,
 ) -> Job:
     job = Job(
         kind=kind,
@@ -100,6 +107,9 @@ def create_job(
         priority=priority,
         max_attempts=max(max_attempts, retries + 1),
         retries=retries,
+        timeout_s=timeout_s,
+        notify_url=notify_url,
+        label=label,
         status=JobStatus.queued,
         progress=0.0,
         progress_info={},
@@ -150,7 +160,17 @@ def claim_job(store: Store, job_id: int, owner: LeaseOwner, lease_s: float) -> C
                 finished_at=None,
                 progress_info={},
             )
-            .returning(Job.attempts, Job.plugin, Job.kind, Job.params, Job.seed, Job.checkpoint_sha256)
+            .returning(
+                Job.attempts,
+                Job.plugin,
+                Job.kind,
+                Job.params,
+                Job.seed,
+                Job.checkpoint_sha256,
+                Job.timeout_s,
+                Job.label,
+                Job.notify_url,
+            )
         ).one_or_none()
     if row is None:
         return None
@@ -254,6 +274,7 @@ class Outcome:
     results: Sequence[PendingResult] = ()
     metrics: Sequence[tuple[str, int, float]] = ()
     models: Sequence[PendingModel] = ()
+    final: bool = False  # a failure no retry may undo (a timeout)
 
 
 def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None:
@@ -266,7 +287,12 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
         job = session.execute(select(Job).where(_held(claim)).with_for_update()).scalar_one_or_none()
         if job is None:
             return None
-        retry = outcome.status == JobStatus.failed and job.failures < job.retries and job.attempts < job.max_attempts
+        retry = (
+            outcome.status == JobStatus.failed
+            and not outcome.final
+            and job.failures < job.retries
+            and job.attempts < job.max_attempts
+        )
         job.error = masked(outcome.error) if outcome.error else outcome.error  # a traceback may quote a URL
         job.device = outcome.device or job.device
         job.lease_owner = None
@@ -304,6 +330,7 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
             hand_model_to_dependents(session, job.id, made[-1].id if made else None, now)
         else:
             cancel_dependents(session, {job.id: str(outcome.status)}, now)
+        notices.enqueue(session, job, store.settings.webhook_url)
     return outcome.status
 
 
@@ -315,6 +342,7 @@ def request_cancel(store: Store, job_id: int) -> JobStatus:
     """
     now = utcnow()
     with store.transaction() as session:
+        before = session.execute(select(Job.status).where(Job.id == job_id)).scalar_one()
         session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == JobStatus.queued)
@@ -335,9 +363,13 @@ def request_cancel(store: Store, job_id: int) -> JobStatus:
         session.execute(
             update(Job).where(Job.id == job_id, Job.status == JobStatus.running).values(cancel_requested=True)
         )
-        status = session.execute(select(Job.status).where(Job.id == job_id)).scalar_one()
-        if status == JobStatus.cancelled:
-            cancel_dependents(session, {job_id: status}, now)
+        job = session.execute(
+            select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+        ).scalar_one()
+        if before != JobStatus.cancelled and job.status == JobStatus.cancelled:
+            notices.enqueue(session, job, store.settings.webhook_url)
+            cancel_dependents(session, {job_id: job.status}, now)
+        status = job.status
     return JobStatus(status)
 
 
@@ -371,6 +403,8 @@ def reap_lapsed(store: Store, job_ids: Sequence[int] | None = None) -> tuple[lis
             else:
                 job.status = JobStatus.queued
                 requeued.append(job.id)
+            if job.state.finished:
+                notices.enqueue(session, job, store.settings.webhook_url)
         cancel_dependents(session, {job.id: job.status for job in lapsed if job.status != JobStatus.queued}, now)
     return requeued, failed
 

@@ -67,6 +67,12 @@ class Job(Base):
     # The name of the API token that submitted it (aigc serve); None from the CLI, a worker or a token-less server.
     token_name: Mapped[str | None] = mapped_column(String(100), index=True)
     sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="SET NULL"), index=True)
+    # Seconds an attempt may run; past it the job ends `failed` (core/timeouts.py). None: no limit.
+    timeout_s: Mapped[float | None] = mapped_column(Float)
+    # Where a JSON notice of the job's end is POSTed (core/webhooks.py), besides AIGC_WEBHOOK_URL.
+    notify_url: Mapped[str | None] = mapped_column(String(2000))
+    # "visible": results also carry a visible AI mark (core/provenance.py); None: the metadata label only.
+    label: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -217,3 +223,44 @@ class Token(Base):
     max_n: Mapped[int | None] = mapped_column(Integer)  # the `n` param of one job
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+
+
+class JobLog(Base):
+    """One line a job's plugin logged (ctx.logger, Python warnings); the newest lines of each job are kept."""
+
+    __tablename__ = "job_logs"
+    __table_args__ = (UniqueConstraint("job_id", "line", name="uq_job_logs_job_line"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)  # numbered from 1 across the job's attempts
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    level: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Notification(Base):
+    """A webhook notice of a job's end, written with the end itself (an outbox) and sent until delivered."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_state_next", "state", "next_at"), Index("ix_notifications_job", "job_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    body: Mapped[str] = mapped_column(Text)  # the exact bytes signed and sent, as UTF-8
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | gave_up
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(default=utcnow)  # also a sender's claim: pushed ahead while sending
+    deliveries: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{attempt, http_status, error, at}]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Lock(Base):
+    """A named lock one process holds until `expires_at` (the retention policy runs in one process at a time)."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]

@@ -25,6 +25,10 @@ def get_job(session: Session, job_id: int) -> Job:
     return job
 
 
+def find_job(session: Session, job_id: int) -> Job | None:
+    return session.get(Job, job_id)
+
+
 def list_jobs(
     session: Session,
     *,

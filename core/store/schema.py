@@ -3,4 +3,4 @@
 A module of its own, so that `aigc doctor` can compare a database with it without importing SQLAlchemy.
 """
 
-SCHEMA_REVISION = "0004_sweeps_dependencies"
+SCHEMA_REVISION = "0005_operations"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 
 import numpy as np
 from pydantic import Field
@@ -18,6 +19,7 @@ class ToyGenerate(JobParams):
     size: int = Field(8, ge=2, le=64, description="image side in pixels")
     fail: bool = Field(False, description="raise after the first image")
     sleep: float = Field(0.0, ge=0, le=60, description="seconds to wait after each image")
+    chatty: bool = Field(False, description="log a line per image through ctx.logger, and raise a warning")
 
 
 class ToyTrain(JobParams):
@@ -40,6 +42,9 @@ class Toy(Plugin):
         for i in range(params.n):
             pixels = rng.integers(0, 256, (params.size, params.size), dtype=np.uint8)
             ctx.add_image(encode_png(pixels, {"index": i, "seed": ctx.seed}), seed=ctx.seed, metadata={"index": i})
+            if params.chatty:
+                ctx.logger.info("image %d of %d", i + 1, params.n)
+                warnings.warn(f"toy warning {i}", UserWarning, stacklevel=1)
             if params.fail:
                 raise RuntimeError("toy failure on purpose")
             ctx.progress(i + 1, params.n)
