@@ -94,6 +94,12 @@ class Environment(BaseSettings):
     )
     # Celery task events, for Flower; off by default because each job then costs extra broker writes.
     task_events: bool = Field(False, description="1 or 0 (also true/false, yes/no, on/off)")
+    # Models a process keeps loaded between jobs (core/warm_models.py): a count, or a size in MB.
+    model_cache: str = Field(
+        "2",
+        pattern=r"^[0-9]{1,6}( ?MB)?$",
+        description="a number of models (0: none kept) or a size such as 2000MB (default 2)",
+    )
     # -- data sets ---------------------------------------------------------------------------------
     data_dir: Path | None = Field(None, description="a folder (default: <AIGC_HOME>/data)")
     mnist_mirror: str = Field("", description="base URLs, comma-separated (default: the public MNIST mirrors)")
@@ -215,6 +221,7 @@ def effective() -> list[EffectiveSetting]:
         "soft_shutdown_seconds": env.soft_shutdown_seconds,
         "resend_seconds": env.resend_seconds or 2 * settings.lease_seconds,
         "task_events": env.task_events,
+        "model_cache": env.model_cache,
         "data_dir": str(env.data_dir or home / "data"),
         "mnist_mirror": masked(env.mnist_mirror).split(",") if env.mnist_mirror else None,
     }

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from aigc.core import catalog
+from aigc.core import catalog, gpu_faults
 from aigc.core.checks import check_here
 from aigc.core.config import Settings
 from aigc.core.context import ContextBackend, Interruption, JobContext, LoadedModel, PendingModel, Progress
@@ -25,6 +25,7 @@ from aigc.core.registry import get_plugin
 from aigc.core.store import JobStatus, Store, lifecycle, queries
 from aigc.core.store.lifecycle import Claim, LeaseOwner, Outcome
 from aigc.core.store.models import utcnow
+from aigc.core.warm_models import free_models
 
 
 def run_job(
@@ -83,7 +84,7 @@ def run_to_end(
             job_id, settings=settings, on_progress=on_progress, on_stream=on_stream, interrupted=interrupted
         )
         due_in = _retry_due_in(Store(settings), job_id) if status == JobStatus.queued else None
-        if due_in is None:
+        if due_in is None or gpu_faults.poisoned():  # nothing more runs in a process a CUDA error broke
             return status
         # In steps of a second: a cancel from elsewhere (`aigc jobs cancel`) ends the wait soon.
         if interrupted is None:
@@ -113,6 +114,7 @@ def _attempt(
     """Run the plugin for a claimed attempt; the outcome to record, or None if the lease was lost."""
     backend = StoreBackend(store, claim, settings)
     ctx: JobContext | None = None
+    out_of_memory = False
     try:
         job = claim.job
         assert job is not None, "claim_job reads the job in the claiming statement"
@@ -153,10 +155,20 @@ def _attempt(
     except LeaseLost:
         return None  # another attempt owns the job now; it records the outcome
     except Exception as exc:
-        error = str(exc) if isinstance(exc, AigcError) else traceback.format_exc()
+        fault = gpu_faults.classify(exc)
+        if fault == gpu_faults.OOM:
+            out_of_memory = True
+        elif fault == gpu_faults.POISONED:
+            gpu_faults.mark_poisoned()
+        if fault is not None:
+            error = gpu_faults.describe(fault, exc, _device(ctx))
+        else:
+            error = str(exc) if isinstance(exc, AigcError) else traceback.format_exc()
         return Outcome(JobStatus.failed, error=error, device=_device(ctx))
     finally:
         backend.cleanup()
+        if out_of_memory:  # the failed job's tensors are garbage now: give the next job the memory
+            free_models()
 
 
 def _device(ctx: JobContext | None) -> str | None:
