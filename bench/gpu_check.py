@@ -71,8 +71,8 @@ class Sizes:
 
 GPU_SIZES = Sizes(60_000, 2, 2, 150, {"n_layer": 6, "n_head": 6, "n_embd": 384, "context": 256, "batch_size": 32},
                   100_000, 128, 6)  # fmt: skip
-CPU_SIZES = Sizes(512, 2, 2, 6, {"n_layer": 1, "n_head": 2, "n_embd": 32, "context": 32, "batch_size": 4},
-                  1_000, 8, 60)  # fmt: skip
+CPU_SIZES = Sizes(256, 1, 1, 4, {"n_layer": 1, "n_head": 2, "n_embd": 32, "context": 32, "batch_size": 4},
+                  300, 8, 8)  # fmt: skip
 
 
 class Check:
@@ -81,11 +81,15 @@ class Check:
         self.device = "cpu" if cpu else "cuda"
         self.sizes = CPU_SIZES if cpu else GPU_SIZES
         self.rows: list[Row] = []
+        self.last = time.perf_counter()
 
     def add(self, row: Row) -> None:
+        now = time.perf_counter()
+        row.values["seconds"] = round(now - self.last, 1)
+        self.last = now
         self.rows.append(row)
         mark = {True: "ok", False: "FAIL", None: "-"}[row.passed]
-        print(f"  {mark:4} {row.name:28} {row.figure}", flush=True)
+        print(f"  {mark:4} {row.name:28} {row.values['seconds']:6.1f} s  {row.figure}", flush=True)
 
     def run(self, name: str, check: Callable[[], None]) -> None:
         """A check that raises is a failed row, and the others still run."""
@@ -443,7 +447,9 @@ class Queue:
             "AIGC_ARTIFACTS": str(self.root / "artifacts"),
             "AIGC_BROKER_URL": f"redis://127.0.0.1:{self.port}/0",
             "AIGC_PLUGIN_PATH": str(plugins),
-            "AIGC_LEASE_SECONDS": "3",
+            # Short enough that a killed worker's job is resumed soon, long enough that a first torch import
+            # on a loaded machine does not let a lease lapse.
+            "AIGC_LEASE_SECONDS": "10",
             "AIGC_RESEND_SECONDS": "2",
             "AIGC_SOFT_SHUTDOWN_SECONDS": "1",
             "PYTHONUNBUFFERED": "1",
@@ -471,7 +477,8 @@ class Queue:
         )
         self.processes.append(redis)
         wait_for(lambda: ping(self.port), 20, "redis-server to answer PING")
-        gpus = ["--gpus", "none", "--concurrency", "1"] if self.check.cpu else ["--gpus", "all"]
+        # Without a GPU the worker serves the gpu queue too: the plugins' jobs go there.
+        gpus = ["--gpus", "none", "--concurrency", "1", "--queues", "gpu,cpu"] if self.check.cpu else ["--gpus", "all"]
         with open(self.worker_log, "ab") as out:
             worker = subprocess.Popen(
                 [sys.executable, "-m", "aigc.cli", "worker", *gpus],
@@ -500,7 +507,7 @@ class Queue:
             artifacts=Path(self.env["AIGC_ARTIFACTS"]),
             broker_url=self.env["AIGC_BROKER_URL"],
             plugin_path=(Path(self.env["AIGC_PLUGIN_PATH"]),),
-            lease_seconds=3.0,
+            lease_seconds=10.0,
         )
 
     def submit(self, plugin: str, kind: str, params: dict[str, Any]) -> int:
@@ -636,6 +643,8 @@ def main() -> int:
         print("gpu_check: no CUDA device here; run with --cpu for the checks that need none", file=sys.stderr)
         return 2
     groups = {g for g in args.only.split(",") if g} or {"train", "generate", "queue"}
+    # SIGTERM (a timeout) unwinds like an error: Redis and the worker are stopped, the scratch folder removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
     info = environment_line(args.cpu)
     print(f"gpu_check: {json.dumps(info)}", flush=True)
