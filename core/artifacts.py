@@ -40,7 +40,32 @@ def folder_sha256(path: Path) -> str:
 
 
 def sha256_of(path: Path) -> str:
-    return folder_sha256(path) if path.is_dir() else file_sha256(path)
+    """The digest of a file or folder. Remembered in this process while every file's identity and
+    change time stay the same: a worker running job after job on a 500 MB model hashes it once, and
+    any write to it (which moves its ctime) makes the next call hash it again."""
+    stamp = _stamp(path)
+    known = _DIGESTS.get(path)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    digest = folder_sha256(path) if path.is_dir() else file_sha256(path)
+    if len(_DIGESTS) >= DIGESTS_KEPT:
+        _DIGESTS.pop(next(iter(_DIGESTS)))
+    _DIGESTS[path] = (stamp, digest)
+    return digest
+
+
+DIGESTS_KEPT = 64
+_DIGESTS: dict[Path, tuple[tuple[Any, ...], str]] = {}
+
+
+def _stamp(path: Path) -> tuple[Any, ...]:
+    """What changes whenever a file's bytes may have: device, inode, size, mtime and ctime, per file."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    stamps = []
+    for file in files:
+        st = file.stat()
+        stamps.append((str(file), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(stamps)
 
 
 class ArtifactStore:

@@ -148,6 +148,12 @@ class Environment(BaseModel):
     timeout_grace_seconds: float = Field(
         60.0, ge=0, le=86400, allow_inf_nan=False, description="a number of seconds from 0 to 86400 (default 60)"
     )
+    # Models a process keeps loaded between jobs (core/warm_models.py): a count, or a size in MB.
+    model_cache: str = Field(
+        "2",
+        pattern=r"^[0-9]{1,6}( ?MB)?$",
+        description="a number of models (0: none kept) or a size such as 2000MB (default 2)",
+    )
     # -- data sets ---------------------------------------------------------------------------------
     data_dir: Path | None = Field(None, description="a folder (default: <AIGC_HOME>/data)")
     mnist_mirror: str = Field("", description="base URLs, comma-separated (default: the public MNIST mirrors)")
@@ -303,6 +309,7 @@ def effective() -> list[EffectiveSetting]:
         "webhook_attempts": env.webhook_attempts,
         "retention_days": env.retention_days,
         "timeout_grace_seconds": env.timeout_grace_seconds,
+        "model_cache": env.model_cache,
         "data_dir": str(env.data_dir or home / "data"),
         "mnist_mirror": masked(env.mnist_mirror).split(",") if env.mnist_mirror else None,
     }

@@ -54,6 +54,12 @@ def item_seed(seed: int, index: int) -> int:
     return (seed + index) % SEED_LIMIT
 
 
+# The precision a job computes in (core/precision.py): `precision: Precision = Field("auto", description=...)`.
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISION_HELP = (
+    "auto (bf16 on CUDA that has it, else fp32), fp32, bf16 (autocast; also on CPU) or fp16 (CUDA, loss scaling)"
+)
+
 # The longest file name a path param takes (Linux's PATH_MAX).
 PATH_CHARS = 4096
 

@@ -19,9 +19,11 @@ from pydantic import Field
 from aigc.core.artifacts import load_tensors, verify_shipped
 from aigc.core.config import data_home, environment
 from aigc.core.context import JobContext, LoadedModel, Progress
+from aigc.core.device_data import DEVICE_DATA_SHARE, place_data, to_device
 from aigc.core.errors import InvalidParams, JobCancelled, UsageError, first_line
 from aigc.core.plugin import (
     CONTRACT_VERSION,
+    PRECISION_HELP,
     SEED_LIMIT,
     DataPath,
     DataPathOrHubName,
@@ -31,9 +33,12 @@ from aigc.core.plugin import (
     ModelParams,
     PathParam,
     Plugin,
+    Precision,
     item_seed,
     job,
 )
+from aigc.core.precision import MixedPrecision, mixed_precision, precision_for
+from aigc.core.warm_models import warm_model
 
 if TYPE_CHECKING:
     from aigc.core.images import contact_sheet, encode_grey_png, encode_png, read_png_text
@@ -97,13 +102,23 @@ __all__ = [
     "JobCancelled",
     "UsageError",
     "first_line",
+    # precision (autocast, fp16 loss scaling, TF32)
+    "MixedPrecision",
+    "PRECISION_HELP",
+    "Precision",
+    "mixed_precision",
+    "precision_for",
     # seeds, data, models
+    "DEVICE_DATA_SHARE",
+    "place_data",
+    "to_device",
     "SEED_LIMIT",
     "dataset_dir",
     "environment",
     "item_seed",
     "load_tensors",
     "verify_shipped",
+    "warm_model",
     # images
     "contact_sheet",
     "encode_grey_png",

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from aigc.core import catalog, joblog, timeouts, webhooks
+from aigc.core import catalog, gpu_faults, joblog, timeouts, webhooks
 from aigc.core.chaining import send_ready_after
 from aigc.core.checks import check_here
 from aigc.core.config import Settings
@@ -38,6 +38,7 @@ from aigc.core.registry import get_plugin
 from aigc.core.store import JobStatus, Store, joblogs, lifecycle, queries
 from aigc.core.store.lifecycle import Claim, LeaseOwner, Outcome
 from aigc.core.store.models import utcnow
+from aigc.core.warm_models import free_models
 
 
 def run_job(
@@ -105,7 +106,7 @@ def run_to_end(
         due_in = _retry_due_in(Store(settings), job_id) if status == JobStatus.queued else None
         if due_in is None and status == JobStatus.queued and _parent_running(Store(settings), job_id):
             due_in = 0.2  # its parent runs in another process: look again soon
-        if due_in is None:
+        if due_in is None or gpu_faults.poisoned():  # nothing more runs in a process a CUDA error broke
             return status
         # In steps of a second: a cancel from elsewhere (`aigc jobs cancel`) ends the wait soon.
         if interrupted is None:
@@ -148,6 +149,7 @@ def _attempt(
     backend = StoreBackend(store, claim, settings)
     ctx: JobContext | None = None
     stack = ExitStack()
+    out_of_memory = False
     try:
         job = claim.job
         assert job is not None, "claim_job reads the job in the claiming statement"
@@ -197,12 +199,22 @@ def _attempt(
     except LeaseLost:
         return None  # another attempt owns the job now; it records the outcome
     except Exception as exc:
-        error = str(exc) if isinstance(exc, AigcError) else traceback.format_exc()
+        fault = gpu_faults.classify(exc)
+        if fault == gpu_faults.OOM:
+            out_of_memory = True
+        elif fault == gpu_faults.POISONED:
+            gpu_faults.mark_poisoned()
+        if fault is not None:
+            error = gpu_faults.describe(fault, exc, _device(ctx))
+        else:
+            error = str(exc) if isinstance(exc, AigcError) else traceback.format_exc()
         return Outcome(JobStatus.failed, error=error, device=_device(ctx))
     finally:
         stack.close()
         backend.flush_log()
         backend.cleanup()
+        if out_of_memory:  # the failed job's tensors are garbage now: give the next job the memory
+            free_models()
 
 
 def _device(ctx: JobContext | None) -> str | None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aigc.core.gpu_faults import POISONED_EXIT
 from aigc.core.gpus import Gpu
 
 POOL = "aigc.worker.pool:JobThreadPool"
@@ -141,6 +142,8 @@ def _describe(code: int | None) -> str:
         return "unknown status"
     if code < 0:
         return f"killed by {signal.Signals(-code).name}"
+    if code == POISONED_EXIT:
+        return f"exit code {code}, after a CUDA error"
     return f"exit code {code}"
 
 

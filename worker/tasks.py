@@ -8,10 +8,12 @@ requeue after a lost pool child, or from the reaper cost a refused claim and not
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from celery import shared_task
 
+from aigc.core import gpu_faults
 from aigc.worker.app import TASK_NAME
 
 if TYPE_CHECKING:
@@ -40,7 +42,17 @@ def run_job_task(self: Task, job_id: int) -> str:
         return "dropped: held by another attempt"
     if status == JobStatus.queued:
         _send_when_due(self.app, store, job_id)
+    if gpu_faults.poisoned():
+        _exit_poisoned(job_id)
     return f"job {status}"
+
+
+def _exit_poisoned(job_id: int) -> None:
+    """Leave at once after a CUDA error: the job's failure is recorded (and a retry it has left sent), and
+    this process's CUDA context is unusable. The supervisor (`aigc worker`) starts a fresh process."""
+    log.error("job %s: CUDA error; this worker process exits so that a fresh one takes its place", job_id)
+    logging.shutdown()
+    os._exit(gpu_faults.POISONED_EXIT)
 
 
 def _send_when_due(app: Celery, store: Store, job_id: int) -> None:

@@ -8,13 +8,23 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from aigc.core.plugin_api import JobContext, UsageError, contact_sheet, encode_grey_png, encode_png
+from aigc.core.plugin_api import (
+    JobContext,
+    UsageError,
+    contact_sheet,
+    encode_grey_png,
+    encode_png,
+    mixed_precision,
+)
 from aigc.plugins.gan.networks import load_model
 from aigc.plugins.gan.params import GenerateParams
-from aigc.plugins.gan.sampling import digit_prior, draw_latents, model_temperature, render
+from aigc.plugins.gan.sampling import Latents, digit_prior, draw_latents, model_temperature, render
 
 BATCH = 500  # digits per generator forward: large enough to be fast, small enough for any GPU
 GRID_MAX = 256  # the contact sheet shows the first 256 digits (16 x 16)
+# Digits written to the store together (with a checkpoint, so a resumed attempt continues after them):
+# a job of any n holds at most this many PNGs in memory.
+STORE_EVERY = 5000
 
 
 @contextmanager
@@ -33,7 +43,8 @@ def one_cpu_thread(device: str) -> Iterator[None]:
 
 
 def generate(ctx: JobContext, params: GenerateParams) -> None:
-    generator, model = load_model(ctx, params.model)
+    amp = mixed_precision(ctx, params.precision)
+    generator, model = load_model(ctx, params.model, amp.precision)
     config = generator.config
     if params.digit is not None and not config.num_classes:
         raise UsageError(f"model {model.id} is unconditional: it cannot be asked for digit {params.digit}")
@@ -42,29 +53,36 @@ def generate(ctx: JobContext, params: GenerateParams) -> None:
     common = {"plugin": "gan", "model": model.id, "temperature": temperature}
     if params.truncation is not None:
         common["truncation"] = params.truncation
-    shown: list[np.ndarray] = []
-    for start in range(0, params.n, BATCH):
+
+    def digits(first: int, last: int) -> tuple[Latents, np.ndarray]:
         latents = draw_latents(
             ctx.seed,
-            range(start, min(start + BATCH, params.n)),
+            range(first, last),
             config,
             prior=prior,
             digit=params.digit,
             temperature=temperature,
             truncation=params.truncation,
         )
-        with one_cpu_thread(ctx.device):
-            pixels = render(generator, latents, ctx.device)
+        with one_cpu_thread(ctx.device), amp.autocast():
+            return latents, render(generator, latents, ctx.device)
+
+    state = ctx.load_checkpoint()  # a resumed attempt continues after the digits already stored
+    first = int(state["done"]) if state else 0
+    for start in range(first, params.n, BATCH):
+        latents, pixels = digits(start, min(start + BATCH, params.n))
         for offset, image in enumerate(pixels):
             seed = latents.seeds[offset]
             meta = {**common, "seed": seed, "index": start + offset}
             if config.num_classes:
                 meta["digit"] = int(latents.digits[offset])
             ctx.add_image(encode_grey_png(image, meta), seed=seed, role="item", metadata=meta)
-        if len(shown) * BATCH < GRID_MAX:
-            shown.append(pixels)
-        ctx.progress(start + len(pixels), params.n)
-    sheet = contact_sheet(np.concatenate(shown)[:GRID_MAX])
+        done = start + len(pixels)
+        if done % STORE_EVERY == 0 and done < params.n:
+            ctx.save_checkpoint({"done": done})  # commits the digits so far: memory stays flat in n
+        ctx.progress(done, params.n)
+    _, shown = digits(0, min(params.n, GRID_MAX))  # drawn again: cheaper than keeping them
+    sheet = contact_sheet(shown)
     grid_meta = {"plugin": "gan", "model": model.id, "seed": ctx.seed, "count": min(params.n, GRID_MAX)}
     ctx.add_image(encode_png(sheet, grid_meta), seed=ctx.seed, role="grid", metadata=grid_meta)
     ctx.set_summary(n=params.n, model=model.id)

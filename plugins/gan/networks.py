@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, load_tensors
+from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, load_tensors, warm_model
 
 IMAGE_SIZE = 28
 
@@ -109,12 +109,17 @@ def build(config: GanConfig) -> tuple[Generator, Discriminator]:
     return generator, discriminator
 
 
-def load_model(ctx: JobContext, ref: str | None) -> tuple[Generator, LoadedModel]:
+def load_model(ctx: JobContext, ref: str | None, precision: str = "fp32") -> tuple[Generator, LoadedModel]:
     """The generator of model `ref` (None: the job's default model) in eval mode on the job's device,
-    with what the store records about it (its config holds the temperature and digit frequencies)."""
+    with what the store records about it (its config holds the temperature and digit frequencies).
+    Kept warm in the process between jobs (`warm_model`)."""
     model = ctx.load_model(ref)
     if model.format != "safetensors":
         raise UsageError(f"model {model.id} is a {model.format} folder; the gan plugin reads safetensors files")
+    return warm_model(model.sha256, ctx.device, precision, lambda: build_generator(model, ctx.device)), model
+
+
+def build_generator(model: LoadedModel, device: str) -> Generator:
     tensors, _ = load_tensors(model.path)
     config = GanConfig.from_dict(dict(model.config))
     generator = Generator(config)
@@ -123,4 +128,4 @@ def load_model(ctx: JobContext, ref: str | None) -> tuple[Generator, LoadedModel
     except RuntimeError as exc:
         raise UsageError(f"model {model.id} is not a gan generator of config {config}: {exc}") from None
     # channels-last: the transposed convolutions run about twice as fast on CPU in that layout.
-    return generator.to(ctx.device, memory_format=torch.channels_last).eval(), model  # type: ignore[call-overload]  # torch's stub omits memory_format
+    return generator.to(device, memory_format=torch.channels_last).eval()  # type: ignore[call-overload]  # torch's stub omits memory_format

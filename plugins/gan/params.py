@@ -5,7 +5,7 @@ No torch here: `aigc plugins show gan` prints these without loading any model co
 
 from __future__ import annotations
 
-from aigc.core.plugin_api import DataPath, Field, JobParams, ModelParams
+from aigc.core.plugin_api import PRECISION_HELP, DataPath, Field, JobParams, ModelParams, Precision
 
 DATA_HELP = "MNIST folder or images IDX file (.gz or raw); default: the cache, downloaded when missing"
 
@@ -32,10 +32,11 @@ class TrainParams(JobParams):
     holdout: int = Field(
         2000, ge=0, description="the last N digits of data are not trained on (the reference set of evaluate)"
     )
+    precision: Precision = Field("auto", description=PRECISION_HELP)
 
 
 class GenerateParams(ModelParams):
-    n: int = Field(64, ge=1, le=10_000, description="number of digits to generate")
+    n: int = Field(64, ge=1, le=1_000_000, description="number of digits to generate (stored as they are made)")
     digit: int | None = Field(None, ge=0, le=9, description="draw only this digit (class-conditional models)")
     temperature: float | None = Field(
         None, gt=0, le=2, description="latent scale (lower: cleaner, less varied); default: the model's calibrated one"
@@ -43,6 +44,7 @@ class GenerateParams(ModelParams):
     truncation: float | None = Field(
         None, gt=0, le=4, description="redraw latent components beyond +-this (truncation trick); default none"
     )
+    precision: Precision = Field("auto", description=PRECISION_HELP)
 
 
 class EvaluateParams(ModelParams):

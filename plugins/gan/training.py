@@ -20,7 +20,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from aigc.core.plugin_api import JobContext, UsageError, contact_sheet, encode_png
+from aigc.core.plugin_api import (
+    JobContext,
+    MixedPrecision,
+    UsageError,
+    contact_sheet,
+    encode_png,
+    mixed_precision,
+    to_device,
+)
 from aigc.plugins.datasets.mnist import MnistData
 from aigc.plugins.gan.data import to_pixels, to_tensors, train_set
 from aigc.plugins.gan.networks import Discriminator, GanConfig, Generator, build
@@ -37,8 +45,15 @@ CALIBRATION_REAL = 10_000  # at most this many training digits (evenly spaced) a
 class DcganStep:
     """One optimisation step of both nets; the same object the bare-loop benchmark times."""
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, params: TrainParams) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        params: TrainParams,
+        amp: MixedPrecision | None = None,
+    ) -> None:
         self.generator, self.discriminator = generator, discriminator
+        self.amp = amp or MixedPrecision("fp32", "cpu")
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=params.lr_g, betas=BETAS)
         self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=params.lr_d, betas=BETAS)
         self.loss = nn.BCEWithLogitsLoss()
@@ -46,25 +61,25 @@ class DcganStep:
         self.conditional = generator.config.num_classes > 0
 
     def __call__(self, real: Tensor, digits: Tensor, z: Tensor) -> dict[str, Tensor]:
-        g, d = self.generator, self.discriminator
+        g, d, amp = self.generator, self.discriminator, self.amp
         y = digits if self.conditional else None
-        fake = g(z, y)  # (B, 1, 28, 28); the fakes are drawn for the real batch's digits
+        with amp.autocast():
+            fake = g(z, y)  # (B, 1, 28, 28); the fakes are drawn for the real batch's digits
 
-        # Discriminator: real -> 1 (smoothed), detached fake -> 0.
-        d_real, d_fake = d(real, y), d(fake.detach(), y)
+            # Discriminator: real -> 1 (smoothed), detached fake -> 0.
+            d_real, d_fake = d(real, y).float(), d(fake.detach(), y).float()
         real_loss = self.loss(d_real, torch.full_like(d_real, self.real_target))
         loss_d = real_loss + self.loss(d_fake, torch.zeros_like(d_fake))
         self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        amp.backward_and_step(loss_d, self.opt_d, update=False)  # fp16: one scale update per step, below
 
         # Generator: make the (frozen) discriminator say "real" to the same fakes.
         d.requires_grad_(False)
-        d_gen = d(fake, y)
+        with amp.autocast():
+            d_gen = d(fake, y).float()
         loss_g = self.loss(d_gen, torch.ones_like(d_gen))
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
+        amp.backward_and_step(loss_g, self.opt_g)
         d.requires_grad_(True)
         out = {"loss_d": loss_d, "loss_g": loss_g, "d_real": d_real, "d_fake": d_fake}
         return {key: value.detach() for key, value in out.items()}
@@ -140,10 +155,13 @@ def calibrate_temperature(
     return min(fids, key=fids.__getitem__), fids
 
 
-def epoch_draws(seed: int, epoch: int, count: int, device: str) -> tuple[Tensor, torch.Generator]:
-    """This epoch's shuffle and the generator its latents come from: a function of (seed, epoch) only."""
+def epoch_draws(
+    seed: int, epoch: int, count: int, device: str, data_device: torch.device | str | None = None
+) -> tuple[Tensor, torch.Generator]:
+    """This epoch's shuffle (on the data's device) and the generator its latents come from (on the
+    job's): a function of (seed, epoch) only."""
     draw = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    order = torch.randperm(count, generator=draw).to(device)
+    order = torch.randperm(count, generator=draw).to(data_device or device)
     latents = torch.Generator(device=device).manual_seed(seed * 100_003 + epoch + 50_001)
     return order, latents
 
@@ -157,7 +175,8 @@ def train(ctx: JobContext, params: TrainParams) -> None:
     generator, discriminator = build(config)
     generator.to(device), discriminator.to(device)
     average = copy.deepcopy(generator).requires_grad_(False)
-    step = DcganStep(generator, discriminator, params)
+    amp = mixed_precision(ctx, params.precision)
+    step = DcganStep(generator, discriminator, params, amp)
 
     start_epoch = 0
     state = ctx.load_checkpoint()
@@ -169,6 +188,8 @@ def train(ctx: JobContext, params: TrainParams) -> None:
         average.load_state_dict(state["average"])
         step.opt_g.load_state_dict(state["opt_g"])
         step.opt_d.load_state_dict(state["opt_d"])
+        if amp.scaler is not None and state.get("scaler"):
+            amp.scaler.load_state_dict(state["scaler"])
         start_epoch = state["epoch"]
         ctx.logger.info("resuming from the checkpoint after epoch %d", start_epoch)
 
@@ -179,13 +200,13 @@ def train(ctx: JobContext, params: TrainParams) -> None:
     images_per_s = 0.0
     for epoch in range(start_epoch, params.epochs):
         generator.train(), discriminator.train()
-        order, latents = epoch_draws(ctx.seed, epoch, len(images), device)
+        order, latents = epoch_draws(ctx.seed, epoch, len(images), device, images.device)
         sums: dict[str, float] = {}
         started = time.perf_counter()
         for i in range(steps_per_epoch):
             pick = order[i * batch : (i + 1) * batch]
             z = torch.randn(batch, config.latent_size, generator=latents, device=device)
-            out = step(images[pick], labels[pick], z)
+            out = step(to_device(images[pick], device), to_device(labels[pick], device), z)
             if params.ema:
                 update_average(average, generator, params.ema, epoch * steps_per_epoch + i)
             last = {key: value.item() for key, value in out.items() if key.startswith("loss")}
@@ -214,6 +235,7 @@ def train(ctx: JobContext, params: TrainParams) -> None:
                 "average": average.state_dict(),
                 "opt_g": step.opt_g.state_dict(),
                 "opt_d": step.opt_d.state_dict(),
+                "scaler": amp.scaler.state_dict() if amp.scaler is not None else None,
             }
         )
 
@@ -221,7 +243,7 @@ def train(ctx: JobContext, params: TrainParams) -> None:
     if params.ema:
         recalibrate_batch_norm(final, labels, ctx.seed, batch)
     final.eval()
-    values = model_config(config, params, data)
+    values = model_config(config, params, data) | {"precision": amp.precision}
     metrics = {f"train_{k}": round(v, 5) for k, v in last.items()} | {"train_images_per_s": round(images_per_s, 1)}
     if params.calibrate:
         values["temperature"], fids = calibrate_temperature(ctx, final, data.images, values.get("digit_prior"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from aigc.core.plugin_api import UsageError
+from aigc.core.plugin_api import UsageError, to_device
 
 
 def corpus_files(spec: str) -> list[Path]:
@@ -70,10 +70,11 @@ class Batches:
     The generator is reseeded from (seed, step), so a resumed job draws exactly the batches it would have.
     """
 
-    tokens: torch.Tensor  # (N,) on the training device
+    tokens: torch.Tensor  # (N,): on the training device if it fits there (`place_data`), else pinned
     context: int
     batch_size: int
     seed: int
+    device: str | None = None  # where batches go; None: where the tokens are
 
     def __post_init__(self) -> None:
         if len(self.tokens) < self.context + 1:
@@ -85,4 +86,6 @@ class Batches:
         self._generator.manual_seed((self.seed * 1_000_003 + step) % 2**63)
         starts = torch.randint(len(self.tokens) - self.context, (self.batch_size,), generator=self._generator)
         windows = self.tokens[(starts[:, None] + self._offsets).to(self.tokens.device)]  # (B, T+1)
+        if self.device is not None:
+            windows = to_device(windows, self.device)
         return windows[:, :-1], windows[:, 1:]

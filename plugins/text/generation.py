@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from aigc.core.plugin_api import JobContext, UsageError, item_seed
+from aigc.core.plugin_api import JobContext, UsageError, item_seed, mixed_precision
 from aigc.plugins.text import networks
 from aigc.plugins.text.data import read_text
 from aigc.plugins.text.params import GenerateParams
@@ -25,7 +25,8 @@ from aigc.plugins.text.streaming import Continuation, StopWhen
 
 
 def generate(ctx: JobContext, p: GenerateParams) -> None:
-    lm, loaded = networks.load_model(ctx, p.model)
+    amp = mixed_precision(ctx, p.precision)
+    lm, loaded = networks.load_model(ctx, p.model, amp.precision)
     model, tokenizer = lm.model, lm.tokenizer
     # The params model guarantees exactly one of prompt and prompts_file.
     prompts = read_prompts(p.prompts_file) if p.prompts_file is not None else [p.prompt or ""]
@@ -44,7 +45,8 @@ def generate(ctx: JobContext, p: GenerateParams) -> None:
             continuation = Continuation(tokenizer, p.stop, ctx.stream)
             started = time.perf_counter()
             # A cancel takes effect between tokens (check_cancelled asks the store at most once per interval).
-            reason = sample(model, tokenizer, ids.to(ctx.device), p, seed, limit, continuation, ctx.check_cancelled)
+            with amp.autocast():
+                reason = sample(model, tokenizer, ids.to(ctx.device), p, seed, limit, continuation, ctx.check_cancelled)
             elapsed = time.perf_counter() - started
             continuation.finish()
             produced = len(continuation.ids)

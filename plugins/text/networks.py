@@ -24,7 +24,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from aigc.core.plugin_api import JobContext, LoadedModel, UsageError
+from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, warm_model
 from aigc.plugins.text import tokenizer as tokenizers
 
 # A plugin reports through its JobContext: no progress bars on the job's stderr.
@@ -113,13 +113,14 @@ class LanguageModel:
     tokenizer: Any
 
 
-def load_model(ctx: JobContext, ref: str | None) -> tuple[LanguageModel, LoadedModel]:
+def load_model(ctx: JobContext, ref: str | None, precision: str = "fp32") -> tuple[LanguageModel, LoadedModel]:
     """The language model of model `ref` (None: the job's default model) in eval mode on the job's
-    device, with what the store records about it."""
+    device, with what the store records about it. Kept warm in the process between jobs (`warm_model`)."""
     model = ctx.load_model(ref)
     if model.format != "hf":
         raise UsageError(f"model {model.id} is a {model.format} file; a text model is a Hugging Face folder")
-    return LanguageModel(*load_trained(model.path, ctx.device)), model
+    device = ctx.device
+    return warm_model(model.sha256, device, precision, lambda: LanguageModel(*load_trained(model.path, device))), model
 
 
 def load_trained(path: Path, device: str) -> tuple[PreTrainedModel, Any]:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import field_validator, model_validator
 
-from aigc.core.plugin_api import DataPath, DataPathOrHubName, Field, JobParams, ModelParams
+from aigc.core.plugin_api import PRECISION_HELP, DataPath, DataPathOrHubName, Field, JobParams, ModelParams, Precision
 
 CORPUS_HELP = (
     "UTF-8 text: one file, a folder of .txt files (sorted, joined as documents), or a glob such as 'data/*.txt'"
@@ -59,10 +59,7 @@ class TrainParams(JobParams):
         default=0.1, ge=0, le=10, description="AdamW weight decay on matrices (not biases, norms)"
     )
     grad_clip: float = Field(default=1.0, ge=0, description="clip the gradient norm to this (0: no clipping)")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        default="auto",
-        description="autocast dtype; auto: bf16 (or fp16) on CUDA, fp32 elsewhere; bf16 also runs on CPU",
-    )
+    precision: Precision = Field(default="auto", description=PRECISION_HELP)
     eval_every: int = Field(default=250, ge=1, description="steps between validation-loss estimates")
     eval_batches: int = Field(default=20, ge=1, le=10_000, description="batches per validation-loss estimate")
     checkpoint_every: int = Field(default=500, ge=1, description="steps between resumable checkpoints")
@@ -111,6 +108,7 @@ class GenerateParams(ModelParams):
     stop: list[StopString] = Field(
         default_factory=list, max_length=16, description="stop a sequence at the first of these strings (cut before it)"
     )
+    precision: Precision = Field(default="auto", description=PRECISION_HELP)
 
     @field_validator("stop", mode="before")
     @classmethod

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from aigc.core.plugin_api import JobContext, UsageError
+from aigc.core.plugin_api import JobContext, MixedPrecision, UsageError, mixed_precision, place_data
 from aigc.plugins.text import networks
 from aigc.plugins.text import tokenizer as tokenizers
 from aigc.plugins.text.data import Batches, encode, read_corpus, split_tail
@@ -42,11 +41,14 @@ def train(ctx: JobContext, p: TrainParams) -> None:
     steps = p.steps if p.epochs is None else math.ceil(p.epochs * len(train_ids) / (p.batch_size * p.context))
 
     model.to(device).train()
-    train_batches = Batches(train_ids.to(device), p.context, p.batch_size, ctx.seed)
-    val_batches = Batches(val_ids.to(device), p.context, p.batch_size, seed=0) if val_ids is not None else None
+    # The token ids go to the device once if they fit there (`place_data`), else batches are copied over.
+    train_batches = Batches(place_data(train_ids, device), p.context, p.batch_size, ctx.seed, device)
+    val_batches = (
+        Batches(place_data(val_ids, device), p.context, p.batch_size, 0, device) if val_ids is not None else None
+    )
     optimizer = make_optimizer(model, p, device)
-    autocast, scaler = mixed_precision(device, p.precision)
-    start = restore(state, optimizer, scaler, device) if state is not None else 0
+    amp = mixed_precision(ctx, p.precision)
+    start = restore(state, optimizer, amp.scaler, device) if state is not None else 0
 
     loss_sum, loss_steps = torch.zeros((), device=device), 0  # summed on the device: no sync per step
     last_loss = float("nan")
@@ -59,10 +61,10 @@ def train(ctx: JobContext, p: TrainParams) -> None:
             group["lr"] = lr
 
         x, y = train_batches.get(step)  # (B, T), (B, T)
-        with autocast:
+        with amp.autocast():
             logits = model(input_ids=x).logits  # (B, T, vocab)
             loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.reshape(-1))
-        backward_and_step(loss, model, optimizer, scaler, p.grad_clip)
+        backward_and_step(loss, model, optimizer, amp, p.grad_clip)
         loss_sum += loss.detach()
         loss_steps += 1
         tokens_interval += x.numel()
@@ -79,7 +81,7 @@ def train(ctx: JobContext, p: TrainParams) -> None:
             tokens_per_s = tokens_interval / elapsed if elapsed > 0 else 0.0
             ctx.log_metric("train/tokens_per_s", tokens_per_s, done)
             if val_batches is not None:
-                val_loss = estimate_loss(model, val_batches, p.eval_batches, autocast)
+                val_loss = estimate_loss(model, val_batches, p.eval_batches, amp)
                 ctx.log_metric("val/loss", val_loss, done)
             t_interval, tokens_interval = time.perf_counter(), 0  # eval time is not training time
         now = time.perf_counter()
@@ -90,25 +92,18 @@ def train(ctx: JobContext, p: TrainParams) -> None:
         info = {key: round(value, 4) for key, value in shown.items() if math.isfinite(value)}
         ctx.progress(done, steps, **info, tok_s=round(tokens_per_s))
         if done % p.checkpoint_every == 0 and done < steps:
-            ctx.save_checkpoint(checkpoint(model, optimizer, scaler, tokenizer, done, val_loss, p, device))
+            ctx.save_checkpoint(checkpoint(model, optimizer, amp.scaler, tokenizer, done, val_loss, p, device))
 
-    finish(ctx, p, model, tokenizer, steps, last_loss, val_loss, tokens_per_s, len(train_ids))
+    finish(ctx, p, model, tokenizer, steps, last_loss, val_loss, tokens_per_s, len(train_ids), amp.precision)
 
 
-def backward_and_step(loss: torch.Tensor, model: Any, optimizer: Any, scaler: Any, grad_clip: float) -> None:
+def backward_and_step(loss: torch.Tensor, model: Any, optimizer: Any, amp: MixedPrecision, grad_clip: float) -> None:
     """Backward, clip the gradient norm, step, and clear the gradients (fp16: with loss scaling)."""
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-    else:
-        loss.backward()
-    if grad_clip > 0:
+
+    def clip() -> None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    if scaler is not None:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
+
+    amp.backward_and_step(loss, optimizer, clip if grad_clip > 0 else None)
     optimizer.zero_grad(set_to_none=True)
 
 
@@ -166,19 +161,6 @@ def make_optimizer(model: torch.nn.Module, p: TrainParams, device: str) -> torch
     return torch.optim.AdamW(groups, lr=p.lr, betas=(0.9, 0.99), fused=fused or None)
 
 
-def mixed_precision(device: str, precision: str) -> tuple[AbstractContextManager[Any], Any]:
-    """(autocast context, GradScaler or None). auto: bf16 where CUDA supports it, else fp16 with loss
-    scaling; fp32 off CUDA. bf16 also runs on CPUs (fast on those with AVX-512 BF16 or AMX)."""
-    kind = device.split(":")[0]
-    if precision == "fp32" or (precision == "auto" and kind != "cuda"):
-        return nullcontext(), None
-    if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
-        return torch.autocast(kind, dtype=torch.bfloat16), None
-    if kind != "cuda":
-        raise UsageError(f"precision=fp16 needs a CUDA device, not {device}; use bf16 or fp32")
-    return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
-
-
 def lr_at(step: int, steps: int, p: TrainParams) -> float:
     """Linear warm-up to lr over warmup_steps, then cosine decay to min_lr at the last step."""
     min_lr = p.min_lr if p.min_lr is not None else p.lr / 10
@@ -189,13 +171,13 @@ def lr_at(step: int, steps: int, p: TrainParams) -> float:
 
 
 @torch.no_grad()
-def estimate_loss(model: torch.nn.Module, batches: Batches, n: int, autocast: AbstractContextManager[Any]) -> float:
+def estimate_loss(model: torch.nn.Module, batches: Batches, n: int, amp: MixedPrecision) -> float:
     """Mean next-token loss (nats per token) over the same n validation batches every time."""
     model.eval()
     total = 0.0
     for i in range(n):
         x, y = batches.get(i)
-        with autocast:
+        with amp.autocast():
             logits = model(input_ids=x).logits
         total += F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.reshape(-1)).item()
     model.train()
@@ -229,6 +211,7 @@ def finish(
     val_loss: float,
     tokens_per_s: float,
     train_tokens: int,
+    precision: str,
 ) -> None:
     """Save the model as a Hugging Face folder and register it with its config and final losses."""
     model.eval()
@@ -247,6 +230,7 @@ def finish(
         "batch_size": p.batch_size,
         "lr": p.lr,
         "save_dtype": p.save_dtype,
+        "precision": precision,
     }
     metrics = {"train_loss": train_loss}
     if not math.isnan(val_loss):

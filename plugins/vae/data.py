@@ -27,7 +27,7 @@ def to_tensor(images: np.ndarray, device: str) -> Tensor:
 
 def to_pixels(intensities: Tensor) -> np.ndarray:
     """Intensities in [0, 1], (N, 28, 28) or (N, 1, 28, 28), to uint8 pixels (N, 28, 28)."""
-    scaled = intensities.detach().reshape(-1, 28, 28).clamp(0, 1).mul(255).round()
+    scaled = intensities.detach().float().reshape(-1, 28, 28).clamp(0, 1).mul(255).round()
     return scaled.to("cpu", torch.uint8).numpy()
 
 

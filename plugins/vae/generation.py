@@ -13,32 +13,49 @@ from typing import Any
 import numpy as np
 import torch
 
-from aigc.core.plugin_api import JobContext, contact_sheet, encode_grey_png, item_seed
+from aigc.core.plugin_api import JobContext, contact_sheet, encode_grey_png, item_seed, mixed_precision
 from aigc.plugins.vae.data import check_indices, load_digits, paired_rows, to_pixels, to_tensor
 from aigc.plugins.vae.networks import VAE, load_model
 from aigc.plugins.vae.params import GenerateParams
 from aigc.plugins.vae.sampling import prior_latent, prior_latents
 
 GRID_COLUMNS = 8
+GRID_MAX = 1024  # a sample job's contact sheet shows its first 1,024 digits
+BATCH = 1000  # digits per decoder forward
+# Digits written to the store together (with a checkpoint, so a resumed attempt continues after them):
+# a job of any n holds at most this many PNGs in memory.
+STORE_EVERY = 5000
 
 
 @torch.no_grad()
 def generate(ctx: JobContext, params: GenerateParams) -> None:
-    model, loaded = load_model(ctx, params.model)
+    amp = mixed_precision(ctx, params.precision)
+    model, loaded = load_model(ctx, params.model, amp.precision)
     meta: dict[str, Any] = {"plugin": "vae", "model": loaded.id, "mode": params.mode}
-    if params.mode == "sample":
-        sample(ctx, model, params, meta)
-    elif params.mode == "reconstruct":
-        reconstruct(ctx, model, params, meta)
-    else:
-        interpolate(ctx, model, params, meta)
+    with amp.autocast():
+        if params.mode == "sample":
+            sample(ctx, model, params, meta)
+        elif params.mode == "reconstruct":
+            reconstruct(ctx, model, params, meta)
+        else:
+            interpolate(ctx, model, params, meta)
 
 
 def sample(ctx: JobContext, model: VAE, params: GenerateParams, meta: dict[str, Any]) -> None:
-    z = prior_latents(ctx.seed, params.n, model.config.latent_size).to(ctx.device)  # (n, L)
-    pixels = to_pixels(model.decode(z))
-    items = [{"index": i, "seed": item_seed(ctx.seed, i)} for i in range(params.n)]
-    add_items(ctx, pixels, items, meta)
+    """n digits from the prior, decoded BATCH at a time and stored STORE_EVERY at a time."""
+    latent = model.config.latent_size
+    state = ctx.load_checkpoint()  # a resumed attempt continues after the digits already stored
+    first = int(state["done"]) if state else 0
+    for start in range(first, params.n, BATCH):
+        count = min(BATCH, params.n - start)
+        pixels = to_pixels(model.decode(prior_latents(ctx.seed, count, latent, start).to(ctx.device)))
+        items = [{"index": i, "seed": item_seed(ctx.seed, i)} for i in range(start, start + count)]
+        add_items(ctx, pixels, items, meta, done=start, total=params.n)
+        done = start + count
+        if done % STORE_EVERY == 0 and done < params.n:
+            ctx.save_checkpoint({"done": done})  # commits the digits so far: memory stays flat in n
+    shown = min(params.n, GRID_MAX)  # decoded again: cheaper than keeping them
+    pixels = to_pixels(model.decode(prior_latents(ctx.seed, shown, latent).to(ctx.device)))
     add_grid(ctx, contact_sheet(pixels, min(params.n, GRID_COLUMNS)), {**meta, "n": params.n})
 
 
@@ -75,11 +92,19 @@ def interpolate(ctx: JobContext, model: VAE, params: GenerateParams, meta: dict[
     add_grid(ctx, contact_sheet(pixels, params.steps), {**meta, "steps": params.steps})
 
 
-def add_items(ctx: JobContext, pixels: np.ndarray, items: list[dict[str, Any]], meta: dict[str, Any]) -> None:
-    for done, (image, own) in enumerate(zip(pixels, items, strict=True), start=1):
+def add_items(
+    ctx: JobContext,
+    pixels: np.ndarray,
+    items: list[dict[str, Any]],
+    meta: dict[str, Any],
+    *,
+    done: int = 0,
+    total: int | None = None,
+) -> None:
+    for count, (image, own) in enumerate(zip(pixels, items, strict=True), start=done + 1):
         info = {**meta, **own}
         ctx.add_image(encode_grey_png(image, info), seed=own.get("seed"), role="item", metadata=info)
-        ctx.progress(done, len(items))
+        ctx.progress(count, total or len(items))
 
 
 def add_grid(ctx: JobContext, sheet: np.ndarray, meta: dict[str, Any]) -> None:

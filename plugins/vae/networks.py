@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, first_line, load_tensors
+from aigc.core.plugin_api import JobContext, LoadedModel, UsageError, first_line, load_tensors, warm_model
 
 PIXELS = 28 * 28
 
@@ -123,16 +123,21 @@ def importance_weighted_nll(model: VAE, x: Tensor, k: int, generator: torch.Gene
     return -(torch.logsumexp(log_w, dim=0) - math.log(k))
 
 
-def load_model(ctx: JobContext, ref: str | None) -> tuple[VAE, LoadedModel]:
+def load_model(ctx: JobContext, ref: str | None, precision: str = "fp32") -> tuple[VAE, LoadedModel]:
     """The VAE of model `ref` (None: the job's default model) in eval mode on the job's device, with what
-    the store records about it; its architecture is read off the saved weights' shapes."""
+    the store records about it; its architecture is read off the saved weights' shapes. Kept warm in
+    the process between jobs (`warm_model`)."""
     model = ctx.load_model(ref)
     if model.format != "safetensors":
         raise UsageError(f"model {model.id} is a {model.format} folder; a vae model is one safetensors file")
+    return warm_model(model.sha256, ctx.device, precision, lambda: build_vae(model, ctx.device)), model
+
+
+def build_vae(model: LoadedModel, device: str) -> VAE:
     state, _ = load_tensors(model.path)
     try:
         vae = VAE(VaeConfig.from_state_dict(state))
         vae.load_state_dict(state)
     except (KeyError, RuntimeError, ValueError) as exc:
         raise UsageError(f"model {model.id} does not hold vae weights ({first_line(exc)})") from None
-    return vae.to(ctx.device).eval(), model
+    return vae.to(device).eval()

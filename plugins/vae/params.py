@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from aigc.core.plugin_api import SEED_LIMIT, DataPath, Field, JobParams, ModelParams
+from aigc.core.plugin_api import PRECISION_HELP, SEED_LIMIT, DataPath, Field, JobParams, ModelParams, Precision
 
 DATA_HELP = (
     "MNIST images as an IDX file (.gz or raw) or a folder holding train-images-idx3-ubyte[.gz]; "
@@ -36,6 +36,7 @@ class TrainParams(JobParams):
     score_every: int = Field(
         default=5, ge=1, le=1000, description="epochs between scores of the held-out digits (and always the last)"
     )
+    precision: Precision = Field(default="auto", description=PRECISION_HELP)
 
 
 # Which generate params each mode reads; giving another is an error rather than silently ignored.
@@ -52,7 +53,9 @@ class GenerateParams(ModelParams):
         description="sample: n digits from the prior; reconstruct: digits start..start+n-1 of data through "
         "the model; interpolate: steps between digits a and b of data, or between seeds seed_a and seed_b",
     )
-    n: int = Field(default=16, ge=1, le=1024, description="sample/reconstruct: how many digits")
+    n: int = Field(
+        default=16, ge=1, le=1_000_000, description="sample/reconstruct: how many digits (stored as they are made)"
+    )
     data: DataPath | None = Field(default=None, description=f"reconstruct/interpolate: {DATA_HELP}")
     start: int = Field(default=0, ge=0, description="reconstruct: index of the first digit in data")
     a: int | None = Field(default=None, ge=0, description="interpolate: index in data of the first digit")
@@ -70,6 +73,7 @@ class GenerateParams(ModelParams):
         description="interpolate: seed of the last prior sample (as in mode=sample)",
     )
     steps: int = Field(default=10, ge=2, le=64, description="interpolate: images in the row, both ends included")
+    precision: Precision = Field(default="auto", description=PRECISION_HELP)
 
     @model_validator(mode="after")
     def _args_fit_mode(self) -> GenerateParams:

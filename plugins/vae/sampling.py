@@ -15,6 +15,6 @@ def prior_latent(seed: int, latent_size: int) -> Tensor:
     return torch.randn(latent_size, generator=torch.Generator().manual_seed(seed))
 
 
-def prior_latents(seed: int, n: int, latent_size: int) -> Tensor:
-    """(n, L): the latents of digits item_seed(seed, 0), ..., item_seed(seed, n - 1)."""
-    return torch.stack([prior_latent(item_seed(seed, i), latent_size) for i in range(n)])
+def prior_latents(seed: int, n: int, latent_size: int, first: int = 0) -> Tensor:
+    """(n, L): the latents of digits item_seed(seed, first), ..., item_seed(seed, first + n - 1)."""
+    return torch.stack([prior_latent(item_seed(seed, i), latent_size) for i in range(first, first + n)])
