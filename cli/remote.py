@@ -52,11 +52,8 @@ def submit(
     preview: bool,
 ) -> None:
     """`aigc submit` through the server: queued to its workers when it has a broker, else run in it."""
-    from aigc.cli import render
     from aigc.cli.results_cmd import check_destination
-    from aigc.cli.serialize import job_dict
-    from aigc.cli.submit_cmd import report
-    from aigc.core.cluster import start_worker_hint
+    from aigc.cli.submit_cmd import queued, report
     from aigc.core.errors import UsageError
 
     cluster = client.workers()
@@ -77,13 +74,5 @@ def submit(
         final = follow(client, job.id, f"{plugin} {kind}", enabled=not json_out)
         report(source, final, json_out, out_dir=out_dir, preview=preview)
         return
-    if not any(job.queue in w["queues"] for w in cluster["workers"]):
-        render.err.print(f"warning: no live worker serves queue '{job.queue}'; {start_worker_hint(job.queue)}")
-    if not wait:
-        if json_out:
-            render.print_json(job_dict(job))
-        else:
-            render.out.print(job.id)
-            render.err.print(f"job {job.id} queued on '{job.queue}'; follow it with: aigc jobs wait {job.id}")
-        return
-    report(source, follow(client, job.id), json_out, out_dir=out_dir, preview=preview)
+    if queued(job, any(job.queue in w["queues"] for w in cluster["workers"]), wait, json_out):
+        report(source, follow(client, job.id), json_out, out_dir=out_dir, preview=preview)

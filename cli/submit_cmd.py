@@ -35,8 +35,6 @@ def _submit(
     out_dir: Path | None = None,
     preview: bool = True,
 ) -> None:
-    from aigc.cli import render
-    from aigc.cli.serialize import job_dict
     from aigc.core.dispatch import uses_broker
     from aigc.core.errors import UsageError
     from aigc.core.jobs import Submission, create_job, start
@@ -72,16 +70,9 @@ def _submit(
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
     if start(store, [job], run_here=here.run):
-        from aigc.core.cluster import serves, start_worker_hint
+        from aigc.core.cluster import serves
 
-        if not serves(store, job.queue):  # the job still waits in its queue for a worker to come
-            render.err.print(f"warning: no live worker serves queue '{job.queue}'; {start_worker_hint(job.queue)}")
-        if not wait:
-            if json_out:
-                render.print_json(job_dict(job))
-            else:
-                render.out.print(job.id)
-                render.err.print(f"job {job.id} queued on '{job.queue}'; follow it with: aigc jobs wait {job.id}")
+        if not queued(job, serves(store, job.queue), wait, json_out):
             return
         from aigc.cli.job_source import StoreSource
         from aigc.cli.jobs_cmd import follow
@@ -89,6 +80,25 @@ def _submit(
         report(StoreSource(store), follow(store, job.id), json_out, out_dir=out_dir, preview=preview)
     else:
         here.report(job.id, json_out, out_dir=out_dir, preview=preview)
+
+
+def queued(job: Job, served: bool, wait: bool | None, json_out: bool) -> bool:
+    """What `submit` says of a job it queued (a warning when no live worker serves its queue, and without
+    --wait its id); True when the caller goes on to follow it."""
+    from aigc.cli import render
+    from aigc.cli.serialize import job_dict
+    from aigc.core.cluster import start_worker_hint
+
+    if not served:  # the job still waits in its queue for a worker to come
+        render.err.print(f"warning: no live worker serves queue '{job.queue}'; {start_worker_hint(job.queue)}")
+    if wait:
+        return True
+    if json_out:
+        render.print_json(job_dict(job))
+    else:
+        render.out.print(job.id)
+        render.err.print(f"job {job.id} queued on '{job.queue}'; follow it with: aigc jobs wait {job.id}")
+    return False
 
 
 def report(

@@ -28,9 +28,7 @@ def served(sqlite_settings):
 
 def remote(served, *args: str, token: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIGC_") or k in ("AIGC_HOME", "AIGC_PLUGIN_PATH")}
-    env.update(
-        AIGC_SERVER_URL=served.url, AIGC_TOKEN=token or served.token, AIGC_DATABASE_URL=NO_STORE, COLUMNS="200"
-    )
+    env.update(AIGC_SERVER_URL=served.url, AIGC_TOKEN=token or served.token, AIGC_DATABASE_URL=NO_STORE, COLUMNS="200")
     env.update(extra)
     return subprocess.run(
         [sys.executable, "-m", "aigc.cli", *args], env=env, capture_output=True, text=True, timeout=300
@@ -119,6 +117,8 @@ def test_errors_are_the_same_one_lines(served, sqlite_settings):
     other = remote(served, "jobs", "cancel", str(job["id"]), token=bob)
     assert other.returncode == 2 and "token 'bob' may cancel only its own jobs" in other.stderr
     over = remote(served, "submit", "generate", "--plugin", "toy", "-p", "n=3", token=bob)
-    assert over.returncode == 2 and over.stderr == "error: n=3 is over token 'bob''s limit of 2 per job; ask for fewer\n"
+    assert (
+        over.returncode == 2 and over.stderr == "error: n=3 is over token 'bob''s limit of 2 per job; ask for fewer\n"
+    )
     gone = remote(served, "jobs", "list", AIGC_SERVER_URL="http://127.0.0.1:9")
     assert gone.returncode == 2 and gone.stderr.startswith("error: cannot reach aigc serve at http://127.0.0.1:9: ")
