@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from aigc.core.status import JobStatus
 from aigc.core.store import Store
 from aigc.core.store.models import Job
 
+log = logging.getLogger("aigc.serve")
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
 
 
@@ -80,7 +82,12 @@ class JobEvents:
     async def _poll(self) -> None:
         while self._followers:
             ids = list(self._followers)
-            jobs = await asyncio.to_thread(self._read, ids)
+            try:
+                jobs = await asyncio.to_thread(self._read, ids)
+            except Exception:  # the store is away for a moment: followers wait (kept alive), the loop goes on
+                log.warning("job events: the store could not be read", exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
             for job in jobs:
                 key = _fingerprint(job)
                 known = self._last.get(job.id)
