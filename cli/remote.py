@@ -52,8 +52,7 @@ def submit(
     preview: bool,
 ) -> None:
     """`aigc submit` through the server: queued to its workers when it has a broker, else run in it."""
-    from aigc.cli.results_cmd import check_destination
-    from aigc.cli.submit_cmd import queued, report
+    from aigc.cli.submit_cmd import queued, report, waits_for_out
     from aigc.core.errors import UsageError
 
     cluster = client.workers()
@@ -61,13 +60,7 @@ def submit(
         raise UsageError(
             f"--no-wait needs a broker: the server at {client.url} has none (AIGC_BROKER_URL), it runs each job itself"
         )
-    if out_dir is not None:
-        if wait is False:
-            raise UsageError(
-                "--out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`"
-            )
-        check_destination(out_dir)
-        wait = True
+    wait = waits_for_out(out_dir, wait)
     job = job_from_api(client.submit(kind, plugin, priority=priority, retries=retries, **raw))
     source = RemoteSource(client)
     if not cluster["broker"]:  # the server runs it now: follow it as an embedded run is shown

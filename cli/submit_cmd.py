@@ -59,13 +59,7 @@ def _submit(
     store = Store.from_env()
     if not uses_broker(store.settings) and wait is False:
         raise UsageError("--no-wait needs a broker (set AIGC_BROKER_URL); without one the job runs in this process")
-    if out_dir is not None:
-        if wait is False:
-            raise UsageError(
-                "--out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`"
-            )
-        check_destination(out_dir)
-        wait = True
+    wait = waits_for_out(out_dir, wait)
     job = create_job(store, Submission(JobKind(kind), plugin, raw, priority=priority, retries=retries))
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
@@ -80,6 +74,19 @@ def _submit(
         report(StoreSource(store), follow(store, job.id), json_out, out_dir=out_dir, preview=preview)
     else:
         here.report(job.id, json_out, out_dir=out_dir, preview=preview)
+
+
+def waits_for_out(out_dir: Path | None, wait: bool | None) -> bool | None:
+    """`--out` writes the files when the job ends, so it waits (refused with --no-wait); its folder is
+    checked before any job is stored."""
+    from aigc.core.errors import UsageError
+
+    if out_dir is None:
+        return wait
+    if wait is False:
+        raise UsageError("--out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`")
+    check_destination(out_dir)
+    return True
 
 
 def queued(job: Job, served: bool, wait: bool | None, json_out: bool) -> bool:
