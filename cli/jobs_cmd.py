@@ -12,6 +12,8 @@ from aigc.cli.render import age, err, out, print_json
 from aigc.core.status import JobStatus
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from aigc.cli.job_source import JobSource
     from aigc.core.client import Client
     from aigc.core.store import Job, Store
@@ -52,9 +54,12 @@ def list_jobs(
         return
     from aigc.cli.table import Table, print_table
 
-    table = Table(["id", "status", "plugin", "kind", "progress", "attempts", "worker", "token", "created"])
+    # The submitting token's name, once any listed job came through `aigc serve` with one.
+    tokens = any(j.token_name for j in jobs)
+    columns = ["id", "status", "plugin", "kind", "progress", "attempts", "worker", "token", "created"]
+    table = Table(columns if tokens else [c for c in columns if c != "token"])
     for j in jobs:
-        table.add_row(
+        cells: list[str | Text] = [
             str(j.id),
             job_status_cell(j),
             j.plugin,
@@ -62,9 +67,10 @@ def list_jobs(
             f"{j.progress:.0%}",
             str(j.attempts),
             j.worker or "-",
-            j.token_name or "-",
+            *([j.token_name or "-"] if tokens else []),
             age(j.created_at),
-        )
+        ]
+        table.add_row(*cells)
     print_table(table)
 
 

@@ -53,11 +53,7 @@ def submit(
     options: dict[str, Any] | None = None,
 ) -> None:
     """`aigc submit` through the server: queued to its workers when it has a broker, else run in it."""
-    from aigc.cli import render
-    from aigc.cli.results_cmd import check_destination
-    from aigc.cli.serialize import job_dict
-    from aigc.cli.submit_cmd import report
-    from aigc.core.cluster import start_worker_hint
+    from aigc.cli.submit_cmd import queued, report, waits_for_out
     from aigc.core.errors import UsageError
 
     cluster = client.workers()
@@ -65,26 +61,12 @@ def submit(
         raise UsageError(
             f"--no-wait needs a broker: the server at {client.url} has none (AIGC_BROKER_URL), it runs each job itself"
         )
-    if out_dir is not None:
-        if wait is False:
-            raise UsageError(
-                "--out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`"
-            )
-        check_destination(out_dir)
-        wait = True
+    wait = waits_for_out(out_dir, wait)
     job = job_from_api(client.submit(kind, plugin, priority=priority, retries=retries, **(options or {}), **raw))
     source = RemoteSource(client)
     if not cluster["broker"]:  # the server runs it now: follow it as an embedded run is shown
         final = follow(client, job.id, f"{plugin} {kind}", enabled=not json_out)
         report(source, final, json_out, out_dir=out_dir, preview=preview)
         return
-    if not any(job.queue in w["queues"] for w in cluster["workers"]):
-        render.err.print(f"warning: no live worker serves queue '{job.queue}'; {start_worker_hint(job.queue)}")
-    if not wait:
-        if json_out:
-            render.print_json(job_dict(job))
-        else:
-            render.out.print(job.id)
-            render.err.print(f"job {job.id} queued on '{job.queue}'; follow it with: aigc jobs wait {job.id}")
-        return
-    report(source, follow(client, job.id), json_out, out_dir=out_dir, preview=preview)
+    if queued(job, any(job.queue in w["queues"] for w in cluster["workers"]), wait, json_out):
+        report(source, follow(client, job.id), json_out, out_dir=out_dir, preview=preview)

@@ -39,8 +39,6 @@ def _submit(
     notify: str | None = None,
     label: str | None = None,
 ) -> None:
-    from aigc.cli import render
-    from aigc.cli.serialize import job_dict
     from aigc.core.dispatch import uses_broker
     from aigc.core.errors import UsageError
     from aigc.core.jobs import Submission, create_job, start
@@ -70,13 +68,7 @@ def _submit(
     store = Store.from_env()
     if not uses_broker(store.settings) and wait is False:
         raise UsageError("--no-wait needs a broker (set AIGC_BROKER_URL); without one the job runs in this process")
-    if out_dir is not None:
-        if wait is False:
-            raise UsageError(
-                "--out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`"
-            )
-        check_destination(out_dir)
-        wait = True
+    wait = waits_for_out(out_dir, wait)
     submission = Submission(
         JobKind(kind),
         plugin,
@@ -92,16 +84,9 @@ def _submit(
 
     here = ShownRun(store, f"{plugin} {kind}", shown=not json_out)
     if start(store, [job], run_here=here.run):
-        from aigc.core.cluster import serves, start_worker_hint
+        from aigc.core.cluster import serves
 
-        if not serves(store, job.queue):  # the job still waits in its queue for a worker to come
-            render.err.print(f"warning: no live worker serves queue '{job.queue}'; {start_worker_hint(job.queue)}")
-        if not wait:
-            if json_out:
-                render.print_json(job_dict(job))
-            else:
-                render.out.print(job.id)
-                render.err.print(f"job {job.id} queued on '{job.queue}'; follow it with: aigc jobs wait {job.id}")
+        if not queued(job, serves(store, job.queue), wait, json_out):
             return
         from aigc.cli.job_source import StoreSource
         from aigc.cli.jobs_cmd import follow
@@ -116,6 +101,38 @@ def parse_job_ids(text: str) -> tuple[int, ...]:
     from aigc.core.jobs import parse_job_id
 
     return tuple(parse_job_id(part) for part in text.split(","))
+
+
+def waits_for_out(out_dir: Path | None, wait: bool | None) -> bool | None:
+    """`--out` writes the files when the job ends, so it waits (refused with --no-wait); its folder is
+    checked before any job is stored."""
+    from aigc.core.errors import UsageError
+
+    if out_dir is None:
+        return wait
+    if wait is False:
+        raise UsageError("--out writes the results when the job ends: drop --no-wait, or use `aigc results ID --out`")
+    check_destination(out_dir)
+    return True
+
+
+def queued(job: Job, served: bool, wait: bool | None, json_out: bool) -> bool:
+    """What `submit` says of a job it queued (a warning when no live worker serves its queue, and without
+    --wait its id); True when the caller goes on to follow it."""
+    from aigc.cli import render
+    from aigc.cli.serialize import job_dict
+    from aigc.core.cluster import start_worker_hint
+
+    if not served:  # the job still waits in its queue for a worker to come
+        render.err.print(f"warning: no live worker serves queue '{job.queue}'; {start_worker_hint(job.queue)}")
+    if wait:
+        return True
+    if json_out:
+        render.print_json(job_dict(job))
+    else:
+        render.out.print(job.id)
+        render.err.print(f"job {job.id} queued on '{job.queue}'; follow it with: aigc jobs wait {job.id}")
+    return False
 
 
 def report(

@@ -99,7 +99,7 @@ def test_jobs_models_config_and_workers_fit_80_columns(sqlite_settings):
         assert cli(sqlite_settings, "submit", "generate", "--plugin", "toy").returncode == 0
     assert cli(sqlite_settings, "submit", "train", "--plugin", "toy", "-p", "epochs=1").returncode == 0
     jobs = at_80(sqlite_settings, "jobs", "list")
-    assert jobs[0].split() == ["id", "status", "plugin", "kind", "progress", "attempts", "worker", "token", "created"]
+    assert jobs[0].split() == ["id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"]
     assert len(jobs) == 5 and all(len(row) == 1 for row in rows_of(jobs))
     models = at_80(sqlite_settings, "models")
     assert all(len(row) <= 2 for row in rows_of(models)) and len(rows_of(models)) == 4  # 1 trained, 3 bundled

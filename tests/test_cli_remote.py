@@ -122,3 +122,23 @@ def test_errors_are_the_same_one_lines(served, sqlite_settings):
     )
     gone = remote(served, "jobs", "list", AIGC_SERVER_URL="http://127.0.0.1:9")
     assert gone.returncode == 2 and gone.stderr.startswith("error: cannot reach aigc serve at http://127.0.0.1:9: ")
+
+
+def test_through_a_server_with_workers_jobs_are_queued_and_followed(cluster):
+    """The server holds the broker URL, the person does not: queued to a real worker, followed by events."""
+    from pathlib import Path
+
+    worker = cluster.start("--gpus", "none", "-Q", "cpu", "--concurrency", "1")
+    cluster.wait_ready(1)
+    plugins = str(Path(cluster.settings.plugin_path[0]))
+    with serving(cluster.settings, AIGC_BROKER_URL=cluster.broker, AIGC_PLUGIN_PATH=plugins) as server:
+        sent = remote(server, "submit", "generate", "--plugin", "wtoy", "-p", "n=2", AIGC_PLUGIN_PATH=plugins)
+        assert sent.returncode == 0 and sent.stderr.startswith("job ") and "queued on 'cpu'" in sent.stderr
+        job_id = sent.stdout.strip()
+        waited = remote(server, "jobs", "wait", job_id, "--json")
+        assert waited.returncode == 0, waited.stderr
+        final = json.loads(waited.stdout)
+        assert final["status"] == "succeeded" and final["token"] == "alice" and final["worker"]
+        done = remote(server, "submit", "generate", "--plugin", "wtoy", "-p", "n=1", "--wait", "--json")
+        assert done.returncode == 0 and json.loads(done.stdout)["status"] == "succeeded"
+    cluster.kill(worker)

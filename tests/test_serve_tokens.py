@@ -192,3 +192,15 @@ def test_every_openapi_path_needs_a_valid_token_beyond_loopback(server):
                 assert refused, (method, path, headers, answer.status_code)
             checked += 1
     assert checked >= 14 and "/api/jobs/{job_id}/events" in document["paths"]
+
+
+def test_the_jobs_page_is_told_when_a_job_is_added_or_changes(server):
+    client, tokens, store = server
+    with client.stream("GET", "/jobs/changes", headers=bearer(tokens["bob"])) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        assert next(lines) == "event: jobs"  # at once: the page's rows as they stand
+        next(lines), next(lines)
+        submit(client, tokens["alice"], n=1)
+        assert next(lines) == "event: jobs"  # the new job
+    assert 'data-live-events="/jobs/changes"' in client.get("/jobs", headers=bearer(tokens["bob"])).text

@@ -4,13 +4,15 @@ Every follower of any job is fed by the same loop: while anyone follows, it read
 in one query every `interval_s` (25 ms) and pushes each job whose state changed to its followers'
 queues. A write to the store thus reaches a waiting client within about one interval plus a query,
 whichever database it is and whichever process (a worker, this server, the CLI) wrote it; a server
-followed by nobody does not poll at all. `GET /api/jobs/{id}/events` streams them as server-sent events.
+followed by nobody does not poll at all. `GET /api/jobs/{id}/events` streams them as server-sent events;
+`GET /jobs/changes` tells the jobs page when one of the newest jobs was added or changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +21,7 @@ from aigc.core.status import JobStatus
 from aigc.core.store import Store
 from aigc.core.store.models import Job
 
+log = logging.getLogger("aigc.serve")
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
 
 
@@ -51,6 +54,8 @@ class JobEvents:
         self._followers: dict[int, set[asyncio.Queue[dict[str, Any]]]] = {}
         self._last: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._listings: set[asyncio.Queue[dict[str, Any]]] = set()  # followers of the jobs table
+        self._listing: tuple[Any, ...] | None = None
 
     async def follow(self, job_id: int, keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[dict[str, Any] | None]:
         """The job's state now, then each change, until it has ended; None after `keepalive_s` of quiet."""
@@ -58,8 +63,7 @@ class JobEvents:
         self._followers.setdefault(job_id, set()).add(queue)
         if job_id in self._last:  # another follower's loop already knows it: no need to wait for a change
             queue.put_nowait(self._last[job_id][1])
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._poll())
+        self._start()
         try:
             while True:
                 try:
@@ -77,10 +81,45 @@ class JobEvents:
                 self._followers.pop(job_id, None)
                 self._last.pop(job_id, None)
 
+    async def follow_listing(
+        self, keepalive_s: float = KEEPALIVE_S, lifetime_s: float = 600.0
+    ) -> AsyncIterator[dict[str, Any] | None]:
+        """A notice each time one of the newest jobs is added or changes (the jobs page then reloads its rows).
+
+        Ends after `lifetime_s` (a browser's EventSource reconnects), so no stream outlives a closed tab for long.
+        """
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._listings.add(queue)
+        self._start()
+        ends = asyncio.get_running_loop().time() + lifetime_s
+        try:
+            while asyncio.get_running_loop().time() < ends:
+                try:
+                    yield await asyncio.wait_for(queue.get(), keepalive_s)
+                except TimeoutError:
+                    yield None
+        finally:
+            self._listings.discard(queue)
+
+    def _start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._poll())
+
     async def _poll(self) -> None:
-        while self._followers:
+        while self._followers or self._listings:
             ids = list(self._followers)
-            jobs = await asyncio.to_thread(self._read, ids)
+            try:
+                if self._listings:
+                    listing = await asyncio.to_thread(self._read_listing)
+                    if listing != self._listing:
+                        self._listing = listing
+                        for queue in self._listings:
+                            queue.put_nowait({"changed": True})
+                jobs = await asyncio.to_thread(self._read, ids) if ids else []
+            except Exception:  # the store is away for a moment: followers wait (kept alive), the loop goes on
+                log.warning("job events: the store could not be read", exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
             for job in jobs:
                 key = _fingerprint(job)
                 known = self._last.get(job.id)
@@ -91,6 +130,14 @@ class JobEvents:
                 for queue in self._followers.get(job.id, ()):
                     queue.put_nowait(state)
             await asyncio.sleep(self.interval_s)
+
+    def _read_listing(self, newest: int = 500) -> tuple[Any, ...]:
+        """What the jobs page shows of the newest jobs, to notice a change (new job, status, progress)."""
+        from sqlalchemy import select
+
+        query = select(Job.id, Job.status, Job.progress, Job.attempts).order_by(Job.id.desc()).limit(newest)
+        with self.store.transaction() as session:
+            return tuple(session.execute(query).all())
 
     def _read(self, ids: list[int]) -> list[Job]:
         from sqlalchemy import select
@@ -103,7 +150,7 @@ class JobEvents:
             self._task.cancel()
 
 
-async def sse(events: AsyncIterator[dict[str, Any] | None]) -> AsyncIterator[str]:
-    """The states as server-sent events (`event: job`), a keep-alive comment for each quiet spell."""
+async def sse(events: AsyncIterator[dict[str, Any] | None], name: str = "job") -> AsyncIterator[str]:
+    """The states as server-sent events (`event: NAME`), a keep-alive comment for each quiet spell."""
     async for state in events:
-        yield ": keep-alive\n\n" if state is None else f"event: job\ndata: {json.dumps(state)}\n\n"
+        yield ": keep-alive\n\n" if state is None else f"event: {name}\ndata: {json.dumps(state)}\n\n"

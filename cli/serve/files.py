@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -77,17 +78,33 @@ class _Sink:
 
 
 def zip_stream(store: Store, job: dict[str, Any]) -> Iterator[bytes]:
-    """The job's results (stored, not recompressed: PNGs are compressed already) plus a manifest."""
+    """The job's results (stored, not recompressed: PNGs are compressed already) plus a manifest.
+
+    Memory stays flat however many results there are: rows come in batches, each batch's bytes are sent
+    before the next is read, and the manifest (`results.json`, last) is spooled to a temporary file as
+    the rows pass, then copied into the zip. Only the zip's central directory (a short record per
+    file, written at the end as the format wants) grows with the job.
+    """
     sink = _Sink()
-    manifest: list[dict[str, Any]] = []
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+    with tempfile.TemporaryFile() as manifest, zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+        manifest.write(f'{{\n  "job": {_json(job)},\n  "results": ['.encode())
+        separator = b"\n    "
         for batch in result_batches(store, job["id"]):
             for row in batch:
                 name = file_name(row.index, row.role, row.kind, row.mime)
                 body, _, _ = content(row)
                 archive.writestr(zipfile.ZipInfo(name, date_time=row.created_at.timetuple()[:6]), body)
-                manifest.append({**result_dict(row), "file": name})
+                manifest.write(separator + _json({**result_dict(row), "file": name}).encode())
+                separator = b",\n    "
             yield sink.take()
-        about = {"job": job, "results": manifest}
-        archive.writestr("results.json", json.dumps(about, indent=2, default=str, ensure_ascii=False))
+        manifest.write(b"\n  ]\n}\n")
+        manifest.seek(0)
+        with archive.open("results.json", "w", force_zip64=True) as entry:
+            while chunk := manifest.read(1 << 20):
+                entry.write(chunk)
+                yield sink.take()
     yield sink.take()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)

@@ -100,6 +100,20 @@ def jobs_rows(
     return page(srv, request, "_job_rows.html", **_jobs_context(srv, status, plugin, before, limit, sweep))
 
 
+@router.get("/jobs/changes")
+def jobs_changes(srv: Srv) -> Response:
+    """Server-sent events telling the jobs page when to fetch its rows again (a job added or changed)."""
+    from fastapi.responses import StreamingResponse
+
+    from aigc.cli.serve.events import sse
+
+    return StreamingResponse(
+        sse(srv.events.follow_listing(), "jobs"),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: JobId, srv: Srv, offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Response:
     with srv.store.transaction() as session:

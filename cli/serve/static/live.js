@@ -1,18 +1,10 @@
-// Keeps pages fresh: the jobs table polled every 2 s; a queued or running job follows the server's pushed
-// events (GET /api/jobs/ID/events), the same stream `aigc jobs wait` reads.
+// Keeps pages fresh from the server's pushed events: the jobs table reloads its rows when told a job changed
+// (GET /jobs/changes); a queued or running job follows its own (GET /api/jobs/ID/events), the stream
+// `aigc jobs wait` reads.
 // No other script runs in the pages; everything else is server-rendered HTML.
 (function () {
   "use strict";
   var FINISHED = { succeeded: true, failed: true, cancelled: true };
-
-  // Run `step` every `ms` while the tab is visible; stop when it returns false.
-  function every(ms, step) {
-    function tick() {
-      var next = document.hidden ? Promise.resolve(true) : step().catch(function () { return true; });
-      next.then(function (goOn) { if (goOn !== false) setTimeout(tick, ms); });
-    }
-    setTimeout(tick, ms);
-  }
 
   function get(url, accept) {
     return fetch(url, { headers: { Accept: accept }, credentials: "same-origin", cache: "no-store" });
@@ -29,13 +21,20 @@
     return parts.join("  ");
   }
 
+  // Reload the table's rows when the server says one of the newest jobs changed (at most every 500 ms).
   function liveRows(tbody) {
-    every(Number(tbody.dataset.interval) || 2000, function () {
-      return get(tbody.dataset.live, "text/html").then(function (response) {
-        if (!response.ok) return true;
-        return response.text().then(function (html) { tbody.innerHTML = html; return true; });
+    var source = new EventSource(tbody.dataset.liveEvents, { withCredentials: true });
+    var busy = false, again = false;
+    function reload() {
+      if (busy) { again = true; return; }
+      busy = true;
+      get(tbody.dataset.live, "text/html").then(function (response) {
+        return response.ok ? response.text().then(function (html) { tbody.innerHTML = html; }) : null;
+      }).catch(function () {}).then(function () {
+        setTimeout(function () { busy = false; if (again) { again = false; reload(); } }, 500);
       });
-    });
+    }
+    source.addEventListener("jobs", reload);
   }
 
   function liveJob(section) {
