@@ -5,7 +5,8 @@
 2. how soon a chained job starts after its parent succeeded, store to claim (target: under 50 ms);
 3. validating and storing a sweep of 1,000 GAN generate jobs (target: under 2 s).
 
-    python bench/sweeps.py [--part all|sweep|chain|store] [--redis-db 13] [--postgres URL]
+    python bench/sweeps.py [--part all|sweep|chain|store] [--redis-db 13]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]   # admin URL: a scratch database
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import os
 import statistics
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -150,30 +154,59 @@ def bench_store(cluster: BenchCluster, label: str) -> None:
     )
 
 
+@contextmanager
+def scratch_postgres(admin_url: str) -> Iterator[str]:
+    """A database of our own, migrated, dropped afterwards: the benchmark never touches another's."""
+    from sqlalchemy import create_engine, text
+
+    from aigc.core.store.engine import dispose_all, migrate
+
+    name = f"aigc_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        dispose_all()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="all", choices=["all", "sweep", "chain", "store"])
     parser.add_argument("--pairs", type=int, default=30)
     parser.add_argument("--redis-db", type=int, default=13)
-    parser.add_argument("--postgres", help="also time the store part on this PostgreSQL database URL (emptied)")
+    parser.add_argument(
+        "--postgres",
+        help="also time the store part on PostgreSQL: a scratch database made (and dropped) through this admin URL",
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-    cluster = BenchCluster(args.redis_db)
-    try:
-        if args.part in ("all", "store"):
-            bench_store(cluster, "SQLite")
-        if args.part in ("all", "chain"):
-            bench_chain(cluster, args.pairs)
-        if args.part in ("all", "sweep"):
-            bench_sweep(cluster)
-    finally:
-        cluster.close()
+    # A store and a Redis DB per part: the stored sweeps of one must not keep the reaper of the next busy.
+    parts = {
+        "store": lambda c: bench_store(c, "SQLite"),
+        "chain": lambda c: bench_chain(c, args.pairs),
+        "sweep": bench_sweep,
+    }
+    for name, part in parts.items():
+        if args.part in ("all", name):
+            cluster = BenchCluster(args.redis_db)
+            try:
+                part(cluster)
+            finally:
+                cluster.close()
     if args.postgres and args.part in ("all", "store"):
-        pg = BenchCluster(args.redis_db, database_url=args.postgres)
-        try:
-            bench_store(pg, "PostgreSQL")
-        finally:
-            pg.close()
+        with scratch_postgres(args.postgres) as url:
+            pg = BenchCluster(args.redis_db, database_url=url)
+            try:
+                bench_store(pg, "PostgreSQL")
+            finally:
+                pg.close()
     print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
