@@ -81,7 +81,7 @@ def one_by_one(cluster: BenchCluster) -> float:
     return last - began
 
 
-def bench_sweep(cluster: BenchCluster) -> None:
+def bench_sweep(cluster: BenchCluster, rounds: int) -> None:
     # GAN jobs go to the gpu queue; on a machine without one, CPU processes serve it.
     workers = cluster.start(
         "--gpus", "none", "--queues", "gpu,cpu", "--concurrency", "2", "--loglevel", "WARNING", log="sweep",
@@ -91,10 +91,10 @@ def bench_sweep(cluster: BenchCluster) -> None:
     try:
         one_by_one(cluster)  # warm-up: imports, the data cache, torch's first use in each process
         sweep_s, single_s = [], []
-        for _ in range(2):  # alternated, so neither order nor a passing load favours one side
+        for _ in range(rounds):  # alternated, so neither order nor a passing load favours one side
             single_s.append(one_by_one(cluster))
             sweep_s.append(as_sweep(cluster))
-        print("sweep    12 GAN train jobs (epochs=1), 2 CPU worker processes, alternated twice:")
+        print(f"sweep    12 GAN train jobs (epochs=1), 2 CPU worker processes, alternated {rounds} times:")
         print(
             f"sweep    one by one: {' '.join(f'{s:.1f}' for s in single_s)} s   as a sweep: {' '.join(f'{s:.1f}' for s in sweep_s)} s"
         )
@@ -180,6 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="all", choices=["all", "sweep", "chain", "store"])
     parser.add_argument("--pairs", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3, help="sweep part: alternations of the two ways")
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument(
         "--postgres",
@@ -191,7 +192,7 @@ def main() -> None:
     parts = {
         "store": lambda c: bench_store(c, "SQLite"),
         "chain": lambda c: bench_chain(c, args.pairs),
-        "sweep": bench_sweep,
+        "sweep": lambda c: bench_sweep(c, args.rounds),
     }
     for name, part in parts.items():
         if args.part in ("all", name):
