@@ -191,6 +191,7 @@ class BenchCluster:
             if process.poll() is None:
                 self.kill(process)
         self.redis.flushdb()
+        self._lock.close()  # the Redis DB is free for the next cluster (or test run)
 
 
 def cpu_seconds(process: subprocess.Popen[bytes]) -> float:

@@ -5,7 +5,8 @@
 2. how soon a chained job starts after its parent succeeded, store to claim (target: under 50 ms);
 3. validating and storing a sweep of 1,000 GAN generate jobs (target: under 2 s).
 
-    python bench/sweeps.py [--part all|sweep|chain|store] [--redis-db 13] [--postgres URL]
+    python bench/sweeps.py [--part all|sweep|chain|store] [--redis-db 13]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]   # admin URL: a scratch database
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import os
 import statistics
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -77,7 +81,7 @@ def one_by_one(cluster: BenchCluster) -> float:
     return last - began
 
 
-def bench_sweep(cluster: BenchCluster) -> None:
+def bench_sweep(cluster: BenchCluster, rounds: int) -> None:
     # GAN jobs go to the gpu queue; on a machine without one, CPU processes serve it.
     workers = cluster.start(
         "--gpus", "none", "--queues", "gpu,cpu", "--concurrency", "2", "--loglevel", "WARNING", log="sweep",
@@ -87,10 +91,10 @@ def bench_sweep(cluster: BenchCluster) -> None:
     try:
         one_by_one(cluster)  # warm-up: imports, the data cache, torch's first use in each process
         sweep_s, single_s = [], []
-        for _ in range(2):  # alternated, so neither order nor a passing load favours one side
+        for _ in range(rounds):  # alternated, so neither order nor a passing load favours one side
             single_s.append(one_by_one(cluster))
             sweep_s.append(as_sweep(cluster))
-        print("sweep    12 GAN train jobs (epochs=1), 2 CPU worker processes, alternated twice:")
+        print(f"sweep    12 GAN train jobs (epochs=1), 2 CPU worker processes, alternated {rounds} times:")
         print(
             f"sweep    one by one: {' '.join(f'{s:.1f}' for s in single_s)} s   as a sweep: {' '.join(f'{s:.1f}' for s in sweep_s)} s"
         )
@@ -150,30 +154,60 @@ def bench_store(cluster: BenchCluster, label: str) -> None:
     )
 
 
+@contextmanager
+def scratch_postgres(admin_url: str) -> Iterator[str]:
+    """A database of our own, migrated, dropped afterwards: the benchmark never touches another's."""
+    from sqlalchemy import create_engine, text
+
+    from aigc.core.store.engine import dispose_all, migrate
+
+    name = f"aigc_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        dispose_all()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="all", choices=["all", "sweep", "chain", "store"])
     parser.add_argument("--pairs", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3, help="sweep part: alternations of the two ways")
     parser.add_argument("--redis-db", type=int, default=13)
-    parser.add_argument("--postgres", help="also time the store part on this PostgreSQL database URL (emptied)")
+    parser.add_argument(
+        "--postgres",
+        help="also time the store part on PostgreSQL: a scratch database made (and dropped) through this admin URL",
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-    cluster = BenchCluster(args.redis_db)
-    try:
-        if args.part in ("all", "store"):
-            bench_store(cluster, "SQLite")
-        if args.part in ("all", "chain"):
-            bench_chain(cluster, args.pairs)
-        if args.part in ("all", "sweep"):
-            bench_sweep(cluster)
-    finally:
-        cluster.close()
+    # A store and a Redis DB per part: the stored sweeps of one must not keep the reaper of the next busy.
+    parts = {
+        "store": lambda c: bench_store(c, "SQLite"),
+        "chain": lambda c: bench_chain(c, args.pairs),
+        "sweep": lambda c: bench_sweep(c, args.rounds),
+    }
+    for name, part in parts.items():
+        if args.part in ("all", name):
+            cluster = BenchCluster(args.redis_db)
+            try:
+                part(cluster)
+            finally:
+                cluster.close()
     if args.postgres and args.part in ("all", "store"):
-        pg = BenchCluster(args.redis_db, database_url=args.postgres)
-        try:
-            bench_store(pg, "PostgreSQL")
-        finally:
-            pg.close()
+        with scratch_postgres(args.postgres) as url:
+            pg = BenchCluster(args.redis_db, database_url=url)
+            try:
+                bench_store(pg, "PostgreSQL")
+            finally:
+                pg.close()
     print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

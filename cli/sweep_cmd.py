@@ -175,7 +175,7 @@ def _register(kind: str) -> None:
             [],
             "--param",
             "-p",
-            help="key=a,b,c (values) or key=log:1e-4..1e-2, int:32..256, 0.1..0.5 (ranges, with --random); repeat.",
+            help="key=a,b,c; or, with --random, a range: log:1e-4..1e-2, int:32..256, 0.1..0.5. Repeat for more.",
             autocompletion=completion.param_keys,
         ),
         model: str | None = typer.Option(None, "--model", help="Model id every job reads (see `aigc models`)."),

@@ -156,10 +156,12 @@ def _load(store: Store, plugin: type[Plugin], model_id: str | None) -> LoadedMod
 def start(store: Store, jobs: Sequence[Job], *, run_here: Callable[[int], object] | None = None) -> bool:
     """Start stored jobs, the one way every front end does: True if they were queued, False if they ran here.
 
-    With a broker, the jobs go to their queues through the registered dispatcher; if it cannot be
+    With a broker, the jobs that may run now go to their queues through the registered dispatcher (a
+    job waiting for a parent, or for a slot of its sweep, goes when that ends); if the broker cannot be
     reached, BrokerUnavailable says so and they stay queued in the store, unsent, until a worker's
-    reaper (or `aigc jobs recover`) sends them. Without one, each job id goes to `run_here` (default:
-    the runner, in this thread), which may also hand it to a thread of its own.
+    reaper (or `aigc jobs recover`) sends them. Without one, each job id, after its queued parents
+    (`in_order`), goes to `run_here` (default: the runner, in this thread), which may also hand it to
+    a thread of its own.
     """
     if uses_broker(store.settings):
         send_ready(store, jobs)  # the others go when what they wait for ends

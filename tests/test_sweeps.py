@@ -191,3 +191,25 @@ def test_ctrl_c_cancels_the_running_job_and_the_rest_of_an_embedded_sweep(sqlite
         ("cancelled", f"cancelled with sweep {jobs[0].sweep_id}"),
         ("cancelled", f"cancelled with sweep {jobs[0].sweep_id}"),
     ]
+
+
+def test_max_parallel_holds_against_claims_at_the_same_moment(settings):
+    import threading
+
+    from aigc.core.store.lifecycle import LeaseOwner, claim_job
+
+    store = Store(settings)
+    _, jobs = create_sweep(store, _request(axes=parse_axes(["epochs=1"]), seeds=8, max_parallel=3), check_here=False)
+    barrier = threading.Barrier(len(jobs))
+    claims: list[object] = []
+
+    def claim(job_id: int) -> None:
+        barrier.wait()
+        claims.append(claim_job(store, job_id, LeaseOwner.new(), 30))
+
+    threads = [threading.Thread(target=claim, args=(job.id,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(c is not None for c in claims) == 3

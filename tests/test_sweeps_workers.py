@@ -42,3 +42,37 @@ def test_max_parallel_caps_a_sweep_on_four_free_processes(cluster: Cluster) -> N
         assert [run[0] for run in runs] == ["start", "end"]
         spans.append((float(runs[0][-2]), float(runs[1][-2])))
     assert _most_at_once(spans) == 2
+
+
+def test_cli_sweep_on_workers_returns_at_once_or_waits_for_the_table(cluster: Cluster) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cluster.start("--gpus", "none", "--concurrency", "2", name="w")
+    args = [
+        sys.executable,
+        "-m",
+        "aigc.cli",
+        "sweep",
+        "generate",
+        "--plugin",
+        "wtoy",
+        "-p",
+        "n=1,2",
+        "-p",
+        "images=false",
+    ]
+    queued = subprocess.run(args, env=cluster.env, capture_output=True, text=True, timeout=120)
+    assert queued.returncode == 0, queued.stderr
+    sweep_id = int(queued.stdout.strip())
+    assert f"sweep {sweep_id}: 2 jobs queued; follow it with: aigc sweeps show {sweep_id}" in queued.stderr
+    waited = subprocess.run(
+        [*args, "--seeds", "2", "--wait", "--json"], env=cluster.env, capture_output=True, text=True, timeout=120
+    )
+    assert waited.returncode == 0, waited.stderr
+    shown = json.loads(waited.stdout)
+    assert shown["jobs"] == {"succeeded": 4}
+    assert [p["params"] for p in shown["points"]] == [
+        {"n": 1, "seed": 0}, {"n": 1, "seed": 1}, {"n": 2, "seed": 0}, {"n": 2, "seed": 1},
+    ]  # fmt: skip

@@ -142,11 +142,11 @@ def claim_job(store: Store, job_id: int, owner: LeaseOwner, lease_s: float) -> C
     for a parent, or its sweep already runs as many jobs as it may."""
     now = utcnow()
     with store.transaction() as session:
-        sweep_id = session.execute(select(Job.sweep_id).where(Job.id == job_id)).scalar_one_or_none()
-        if sweep_id is not None:
-            # PostgreSQL: two claims of one sweep count its running jobs one after the other, so the
-            # cap holds (SQLite's BEGIN IMMEDIATE already runs writers one at a time).
-            session.execute(select(Sweep.id).where(Sweep.id == sweep_id).with_for_update())
+        if store.engine.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE runs writers one at a time
+            # Two claims of one sweep count its running jobs one after the other, so its cap holds.
+            sweep_id = session.execute(select(Job.sweep_id).where(Job.id == job_id)).scalar_one_or_none()
+            if sweep_id is not None:
+                session.execute(select(Sweep.id).where(Sweep.id == sweep_id).with_for_update())
         row = session.execute(
             update(Job)
             .where(Job.id == job_id, _claimable(now))
@@ -326,8 +326,9 @@ def finish_job(store: Store, claim: Claim, outcome: Outcome) -> JobStatus | None
         job.finished_at = now
         if outcome.status == JobStatus.succeeded:
             job.progress = 1.0
-            session.flush()  # the models' ids
-            hand_model_to_dependents(session, job.id, made[-1].id if made else None, now)
+            if job.kind == "train":  # only a training job's dependents may read its model (from:ID)
+                session.flush()  # the models' ids
+                hand_model_to_dependents(session, job.id, made[-1].id if made else None, now)
         else:
             cancel_dependents(session, {job.id: str(outcome.status)}, now)
         notices.enqueue(session, job, store.settings.webhook_url)

@@ -14,21 +14,25 @@ from sqlalchemy.orm import aliased
 
 from aigc.core.store.models import Job, JobDependency, JobStatus, Sweep
 
+# Built once: adapting a fresh alias's columns costs milliseconds, and every claim reads these.
+_parent = aliased(Job, name="parent")
+_sibling = aliased(Job, name="sibling")
+_PARENTS_SUCCEEDED = ~(
+    select(JobDependency.parent_id)
+    .join(_parent, _parent.id == JobDependency.parent_id)
+    .where(JobDependency.job_id == Job.id, _parent.status != JobStatus.succeeded)
+    .exists()
+)
+
 
 def parents_succeeded() -> ColumnElement[bool]:
     """No parent of the job (the `jobs` row of the enclosing statement) is anything but succeeded."""
-    parent = aliased(Job)
-    waiting = (
-        select(JobDependency.parent_id)
-        .join(parent, parent.id == JobDependency.parent_id)
-        .where(JobDependency.job_id == Job.id, parent.status != JobStatus.succeeded)
-    )
-    return ~waiting.exists()
+    return _PARENTS_SUCCEEDED
 
 
 def sweep_has_room(now: datetime) -> ColumnElement[bool]:
     """The job is in no sweep, its sweep has no cap, or fewer of its jobs than the cap hold a live lease."""
-    sibling = aliased(Job)
+    sibling = _sibling
     running = (
         select(func.count())
         .select_from(sibling)
