@@ -212,6 +212,9 @@ class ShownRun:
             raise self._stopped()
         if self.streamed:
             render.out.print()
+        from aigc.core.webhooks import first_tries
+
+        first_tries(self.store, job_id)  # this process's sender posts them: give it a moment before exiting
         with self.store.transaction() as session:
             final = queries.get_job(session, job_id)
         from aigc.cli.job_source import StoreSource

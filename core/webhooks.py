@@ -171,3 +171,17 @@ def stop_senders() -> None:
         for sender in _senders.values():
             sender.stop()
         _senders.clear()
+
+
+def first_tries(store: Store, job_id: int, timeout_s: float = 5.0) -> None:
+    """Wait (at most `timeout_s`) until each notice of the job was tried once: a command that ran the job
+    in its own process is about to exit, and would take its sender thread with it. The job has ended
+    already; a notice still pending goes out with the next aigc process that sends (a worker, a server)."""
+    from aigc.core.store import notices
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with store.transaction() as session:
+            if notices.untried(session, job_id) == 0:
+                return
+        time.sleep(0.05)

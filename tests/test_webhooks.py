@@ -147,3 +147,23 @@ def test_api_notify_urls_must_match_the_allow_list(sqlite_settings, quick_backof
         assert accepted.status_code == 201, accepted.text
     with pytest.raises(UsageError, match="not an http"):
         submit(sqlite_settings, "toy", "generate", {}, notify_url="file:///etc/passwd")
+
+
+def test_an_embedded_submit_delivers_before_its_process_exits(sqlite_settings):
+    import os
+    import subprocess
+    import sys
+
+    receiver = Receiver(free_port()).start()
+    try:
+        env = {**os.environ, "AIGC_DATABASE_URL": sqlite_settings.database_url, "AIGC_WEBHOOK_SECRET": SECRET}
+        command = [sys.executable, "-m", "aigc.cli", "submit", "generate", "--plugin", "toy", "--notify", receiver.url]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        # Received while the command ran: no other process was there to send it.
+        assert len(receiver.received) == 1
+        headers, body = receiver.received[0]
+        assert json.loads(body)["status"] == "succeeded"
+        assert documented_verify(SECRET, headers["x-aigc-timestamp"], body, headers["x-aigc-signature"])
+    finally:
+        receiver.stop()

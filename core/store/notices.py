@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from aigc.core.store.database import Store, rowcount
@@ -109,6 +109,14 @@ def record_delivery(
         row.state = state
         row.next_at = now + timedelta(seconds=retry_in_s or 0)
     return state
+
+
+def untried(session: Session, job_id: int) -> int:
+    """The job's notices no delivery has been tried for yet."""
+    query = select(func.count()).where(
+        Notification.job_id == job_id, Notification.state == "pending", Notification.attempts == 0
+    )
+    return int(session.execute(query).scalar() or 0)
 
 
 def next_due(session: Session) -> datetime | None:
