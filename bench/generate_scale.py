@@ -83,7 +83,9 @@ def parts(n: int) -> None:
         batches = []
         with generation.one_cpu_thread("cpu"):
             for start in range(0, n, generation.BATCH):
-                latents = draw_latents(1, range(start, min(start + generation.BATCH, n)), config, temperature=temperature)
+                latents = draw_latents(
+                    1, range(start, min(start + generation.BATCH, n)), config, temperature=temperature
+                )
                 batches.append((latents, render(generator, latents, "cpu")))
         forward_s = time.perf_counter() - started
 
