@@ -1,7 +1,7 @@
 """Warm models: back-to-back generate jobs on one ~500 MB text model, vs a bare warm `model.generate`.
 
-Builds a GPT-2-shaped model (12 layers, 12 heads, 768 wide, 1,024 positions) from a config with a BPE
-tokenizer trained on the test corpus, saves it with `save_pretrained` in a scratch folder (never kept),
+Builds a GPT-2-shaped model (12 layers, 12 heads, 768 wide, 1,024 positions, 50,257 tokens) from a
+config with a BPE tokenizer trained on the test corpus, saves it with `save_pretrained` in a scratch folder (never kept),
 registers it in a scratch store, then, in this one process, side by side:
   job 1     `generate` end to end (submit, run, results read back): verifies the model's sha256, loads it
   job 2     the same job again: the worker-process cache (AIGC_MODEL_CACHE) hands back the loaded model
@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+GPT2_VOCAB = 50_257
 
 
 def build(folder: Path) -> Path:
@@ -30,6 +31,9 @@ def build(folder: Path) -> Path:
 
     text = (REPO / "tests" / "data" / "tinyshakespeare.txt").read_text()
     tokenizer = tokenizers.bpe_tokenizer(text, 16_384)
+    # GPT-2's vocabulary size (and so its ~500 MB): the small corpus yields fewer merges, the rest are
+    # added tokens that the prompt never uses.
+    tokenizer.add_tokens([f"<pad{i}>" for i in range(GPT2_VOCAB - len(tokenizer))])
     torch.manual_seed(0)
     model = networks.new_gpt2(networks.Architecture(12, 12, 768, 1024, 0.0), tokenizer)
     networks.save_folder(model, tokenizer, folder)
@@ -66,12 +70,16 @@ def main() -> None:
         params = {"model": model_id, "prompt": "ROMEO:", "max_new_tokens": args.tokens, "temperature": 0, "seed": 1}
         params["device"] = "cpu"
 
+        inside: list[float] = []  # the job's own generate time (its tokens/s figure): the rest is overhead
+
         def job() -> tuple[float, int]:
             started = time.perf_counter()
             outcome = run_job("text", "generate", params, settings=settings)
             wall = time.perf_counter() - started
             assert outcome.job.status == "succeeded", outcome.job.error
-            return wall, int(outcome.items[0].meta["new_tokens"])
+            meta = outcome.items[0].meta
+            inside.append(meta["new_tokens"] / meta["tokens_per_s"])
+            return wall, int(meta["new_tokens"])
 
         first, produced = job()
         model, tokenizer = networks.load_trained(folder, "cpu")
@@ -104,6 +112,7 @@ def main() -> None:
         print(
             f"job 2+ (warm), median of {args.repeats}        {second:6.2f} s   ({first / second:.1f}x faster than job 1)"
         )
+        print(f"  of which generating (the job's own tokens/s), median {statistics.median(inside[1:]):6.2f} s")
         print(f"bare warm model.generate, median       {base:6.2f} s")
         print(f"warm job / bare = {second / base:.2f} (target <= 1.2)")
 

@@ -37,6 +37,8 @@ from aigc.plugins.gan.params import TrainParams
 BETAS = (0.5, 0.999)  # Radford et al.: beta1 = 0.9 makes GAN training oscillate
 SAMPLE_ROWS = 10  # the per-epoch grid: 10 x 10, one row per digit for a conditional model
 BN_RECALIBRATION_BATCHES = 20
+READ_EVERY = 20  # steps between reads of the losses off the device: a read per step would stall a GPU
+FIGURES = ("loss_d", "loss_g", "d_real", "d_fake")  # per step: losses, and D's mean belief on real and fake
 TEMPERATURES = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4)  # the latent scales `calibrate` chooses from
 CALIBRATION_DIGITS = 2000  # generated digits per temperature
 CALIBRATION_REAL = 10_000  # at most this many training digits (evenly spaced) as the target
@@ -202,6 +204,8 @@ def train(ctx: JobContext, params: TrainParams) -> None:
         generator.train(), discriminator.train()
         order, latents = epoch_draws(ctx.seed, epoch, len(images), device, images.device)
         sums: dict[str, float] = {}
+        pending: list[Tensor] = []  # each step's figures, kept on the device until the next read
+        losses: dict[str, float] = {}  # the last figures read, shown with progress
         started = time.perf_counter()
         for i in range(steps_per_epoch):
             pick = order[i * batch : (i + 1) * batch]
@@ -209,14 +213,20 @@ def train(ctx: JobContext, params: TrainParams) -> None:
             out = step(to_device(images[pick], device), to_device(labels[pick], device), z)
             if params.ema:
                 update_average(average, generator, params.ema, epoch * steps_per_epoch + i)
-            last = {key: value.item() for key, value in out.items() if key.startswith("loss")}
-            last |= {key: torch.sigmoid(out[key]).mean().item() for key in ("d_real", "d_fake")}
-            for key, value in last.items():
-                sums[key] = sums.get(key, 0.0) + value
+            d_real, d_fake = torch.sigmoid(out["d_real"]).mean(), torch.sigmoid(out["d_fake"]).mean()
+            pending.append(torch.stack([out["loss_d"], out["loss_g"], d_real, d_fake]))
             done = epoch * steps_per_epoch + i + 1
-            for key in ("loss_d", "loss_g"):
-                ctx.log_metric(f"train/{key}", last[key], done)
-            losses = {key: round(last[key], 4) for key in ("loss_d", "loss_g")}
+            if len(pending) == READ_EVERY or i == steps_per_epoch - 1:
+                # One read (a GPU sync) per READ_EVERY steps, every step's point still logged.
+                first = done - len(pending) + 1
+                for offset, row in enumerate(torch.stack(pending).tolist()):
+                    last = dict(zip(FIGURES, row, strict=True))
+                    for key, value in last.items():
+                        sums[key] = sums.get(key, 0.0) + value
+                    for key in ("loss_d", "loss_g"):
+                        ctx.log_metric(f"train/{key}", last[key], first + offset)
+                pending.clear()
+                losses = {key: round(last[key], 4) for key in ("loss_d", "loss_g")}
             ctx.progress(done, total, epoch=epoch + 1, **losses)
         images_per_s = steps_per_epoch * batch / (time.perf_counter() - started)
         done = (epoch + 1) * steps_per_epoch

@@ -6,8 +6,10 @@ length is measured with the model's own tokenizer, so this loads transformers, a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aigc.core.plugin_api import JobParams, LoadedModel, UsageError
 from aigc.plugins.text.params import EvaluateParams, GenerateParams, TrainParams
@@ -28,22 +30,34 @@ def check(params: JobParams, load_model: Callable[[], LoadedModel]) -> None:
         prompts = [params.prompt] if params.prompt is not None else read_prompts(str(params.prompts_file))
         model = load_model()
         if model.format == "hf":  # anything else: the job says what is wrong with the model
-            check_prompts(prompts, model.path)
+            check_prompts(prompts, model.path, model.sha256)
     elif isinstance(params, EvaluateParams):
         corpus_file(params.corpus)
 
 
-def check_prompts(prompts: list[str], folder: Path) -> None:
+def check_prompts(prompts: list[str], folder: Path, sha256: str | None = None) -> None:
     """Each prompt must leave the model room for one new token (`encode_prompt`, as the job encodes it)."""
+    from aigc.plugins.text.generation import encode_prompt
+
+    tokenizer, limit = prompt_reader(folder, sha256) if sha256 else _read(folder)
+    for index, prompt in enumerate(prompts):
+        encode_prompt(tokenizer, prompt, index, limit)
+
+
+@functools.lru_cache(maxsize=4)
+def prompt_reader(folder: Path, sha256: str) -> tuple[Any, int | None]:
+    """The tokenizer and context of a verified model, kept per digest: a worker checking job after job
+    on one model (twice per embedded job) loads them once, as it keeps the model warm."""
+    return _read(folder)
+
+
+def _read(folder: Path) -> tuple[Any, int | None]:
     from transformers import AutoConfig, AutoTokenizer
 
-    from aigc.plugins.text.generation import encode_prompt
     from aigc.plugins.text.networks import context_of
 
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    limit = context_of(AutoConfig.from_pretrained(folder, local_files_only=True))
-    for index, prompt in enumerate(prompts):
-        encode_prompt(tokenizer, prompt, index, limit)
+    return tokenizer, context_of(AutoConfig.from_pretrained(folder, local_files_only=True))
 
 
 def corpus_file(spec: str) -> Path:
