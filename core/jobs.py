@@ -15,7 +15,7 @@ from aigc.core.dispatch import dispatcher_for, uses_broker
 from aigc.core.errors import LeaseLapsed, UsageError
 from aigc.core.ids import parse_id
 from aigc.core.params import validate_params
-from aigc.core.plugin import JobKind, Plugin
+from aigc.core.plugin import JobKind, ModelParams, Plugin
 from aigc.core.registry import get_plugin
 from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
 
@@ -48,7 +48,7 @@ def create_job(store: Store, submission: Submission, *, check_here: bool | None 
     values = params.model_dump(mode="json")
     values["seed"] = seed
     model_id = None
-    if "model" in values:
+    if "model" in values and not (isinstance(params, ModelParams) and not params.reads_model()):
         with store.transaction() as session:
             ref = catalog.resolve_ref(session, plugin, values["model"])
         model_id = values["model"] = ref.id  # pinned: a later training run does not change this job

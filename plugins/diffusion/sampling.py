@@ -2,7 +2,7 @@
 
 Digit i of a job with seed s has its own seed, `item_seed(s, i)` = s + i, which keys a counter-based
 Philox stream for its starting noise (and its digit, when none is asked for). The sampler is
-deterministic (DPM-Solver++ 2M, Lu et al., 2022), so digit i of a job is the same whatever n is, and
+deterministic (DPM-Solver++ 2M, Lu et al., 2022, with its clean-digit estimate clipped to [-1, 1]), so digit i of a job is the same whatever n is, and
 `-p seed=s+i -p n=1` draws it again alone.
 
 Classifier-free guidance (Ho & Salimans, 2022): with scale w the noise estimate is
@@ -49,6 +49,10 @@ def sampler(diffusion: Diffusion, steps: int) -> DPMSolverMultistepScheduler:
         algorithm_type="dpmsolver++",
         solver_order=2,
         final_sigmas_type="zero",
+        # Clip each step's estimate of the clean digit to the pixel range: near pure noise (the cosine
+        # schedule ends at alpha_bar ~ 0) that estimate divides by ~0, and unclipped it saturates every pixel.
+        thresholding=True,
+        sample_max_value=1.0,
     )
     scheduler.set_timesteps(steps)
     return scheduler
