@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from diffusers import DPMSolverMultistepScheduler
+from diffusers.schedulers.scheduling_dpmsolver_multistep import DPMSolverMultistepScheduler
+from diffusers.schedulers.scheduling_utils import SchedulerOutput
 
 from aigc.core.plugin_api import item_seed
 from aigc.plugins.diffusion.networks import CHANNELS, IMAGE_SIZE, NULL_CLASS, Diffusion
@@ -45,7 +46,7 @@ def draw_noise(seed: int, indices: Sequence[int] | range, digit: int | None = No
 def sampler(diffusion: Diffusion, steps: int) -> DPMSolverMultistepScheduler:
     """A fresh DPM-Solver++ 2M over the model's training schedule (a scheduler keeps per-run state)."""
     scheduler = DPMSolverMultistepScheduler.from_config(
-        diffusion.scheduler.config,  # type: ignore[attr-defined]
+        diffusion.scheduler.config,
         algorithm_type="dpmsolver++",
         solver_order=2,
         final_sigmas_type="zero",
@@ -87,7 +88,9 @@ def denoise(
             eps = unet(x, t, class_labels=torch.full_like(digits, NULL_CLASS)).sample
         else:
             eps = unet(x, t, class_labels=digits).sample
-        x = scheduler.step(eps, t, x).prev_sample
+        step = scheduler.step(eps, t, x)
+        assert isinstance(step, SchedulerOutput)
+        x = step.prev_sample
         if on_step is not None:
             on_step(k)
     return x
