@@ -19,7 +19,7 @@ from aigc.core.dispatch import uses_broker
 from aigc.core.errors import LeaseLapsed, UsageError
 from aigc.core.ids import parse_id
 from aigc.core.params import validate_params
-from aigc.core.plugin import JobKind, Plugin
+from aigc.core.plugin import JobKind, ModelParams, Plugin
 from aigc.core.registry import get_plugin
 from aigc.core.store import Job, JobStatus, Store, lifecycle, queries
 from aigc.core.store.dependencies import FROM_PREFIX, parents_of
@@ -73,8 +73,10 @@ def create_job(store: Store, submission: Submission, *, check_here: bool | None 
     values = params.model_dump(mode="json")
     values["seed"] = seed
     after = set(submission.after)
+    # A job that names a model folder instead (the diffusion plugin's pipeline=PATH) reads no stored model.
+    reads_model = not (isinstance(params, ModelParams) and not params.reads_model())
     with store.transaction() as session:
-        model_id = pin_model(session, plugin, values, after)
+        model_id = pin_model(session, plugin, values, after) if reads_model else None
         check_parents(session, after)
     runs_here = not uses_broker(store.settings) if check_here is None else check_here
     if runs_here:  # outside any transaction: a check may load a tokenizer, read a file

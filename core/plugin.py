@@ -131,6 +131,11 @@ class ModelParams(JobParams):
         description="model id; default: the newest trained model of the plugin, else the bundled one",
     )
 
+    def reads_model(self) -> bool:
+        """Whether the job reads `model` (pinned at submit). A plugin whose params can name weights another
+        way, such as a local folder, returns False then, and the job runs without a model of the store."""
+        return True
+
 
 class Plugin:
     """Subclass this, set the class attributes and give the three jobs.

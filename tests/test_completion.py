@@ -33,7 +33,14 @@ def candidates(settings, line: str) -> list[str]:
 
 
 def test_plugin_names(sqlite_settings):
-    assert candidates(sqlite_settings, "aigc submit generate --plugin ") == ["chatter", "gan", "text", "toy", "vae"]
+    assert candidates(sqlite_settings, "aigc submit generate --plugin ") == [
+        "chatter",
+        "diffusion",
+        "gan",
+        "text",
+        "toy",
+        "vae",
+    ]
     assert candidates(sqlite_settings, "aigc submit generate --plugin g") == ["gan"]
     assert candidates(sqlite_settings, "aigc plugins show v") == ["vae"]
     assert candidates(sqlite_settings, "aigc jobs list --plugin t") == ["text", "toy"]

@@ -221,6 +221,15 @@ def test_a_local_diffusers_folder_is_sampled_when_it_fits(trained: Trained, tmp_
     assert by_path.job.status == "succeeded", by_path.job.error
     assert [pixels(r.data).tobytes() for r in by_path.items] == [pixels(r.data).tobytes() for r in by_id.items]
     assert by_path.items[0].meta["model"] == str(trained.model_folder)
+    # No model of the store is pinned or needed: a fresh store with none samples the folder too.
+    fresh = run_job(
+        "diffusion", "generate", {"n": 4, "seed": 3, "pipeline": str(trained.model_folder), **FEW}, tmp_path
+    )
+    assert fresh.job.status == "succeeded", fresh.job.error
+    assert fresh.job.model_id is None
+    assert [r.data for r in fresh.items] == [r.data for r in by_path.items]
+    with pytest.raises(InvalidParams, match="give model or pipeline, not both"):
+        submit(trained.outcome.settings, "diffusion", "generate", {"model": "1", "pipeline": str(tmp_path)})
 
 
 def test_a_folder_that_does_not_fit_is_refused_in_one_line(trained: Trained, tmp_path: Path) -> None:

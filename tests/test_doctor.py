@@ -60,7 +60,7 @@ def test_a_fresh_home_is_fine_and_doctor_changes_nothing_nor_imports_torch(tmp_p
     assert "not created yet (the first job creates it)" in checks["store"][1]
     assert "created on first use" in checks["artifacts"][1] and "free" in checks["artifacts"][1]
     assert checks["broker"][1].startswith("none: jobs run in the process that submits them")
-    assert checks["plugins"] == ("ok", "5 working: chatter, gan, text, toy, vae")
+    assert checks["plugins"] == ("ok", "6 working: chatter, diffusion, gan, text, toy, vae")
     level, broken = checks["plugin broken"]
     assert level == "warn" and broken.startswith("broken: ImportError: this plugin is broken on purpose")
     assert broken.endswith(f"→ fix or remove {TOY_PLUGINS / 'broken.py'} (AIGC_PLUGIN_PATH)")

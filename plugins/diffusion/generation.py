@@ -3,6 +3,8 @@ denoising step (a cancel stops sampling at the next step)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from aigc.core.plugin_api import JobContext, UsageError, contact_sheet, encode_grey_png, encode_png
@@ -18,7 +20,7 @@ GRID_MAX = 256  # the contact sheet shows the first 256 digits (16 x 16)
 def resolve(ctx: JobContext, params: GenerateParams) -> tuple[Diffusion, str]:
     """The model to sample and the name its PNGs record: a `pipeline` folder, else model `params.model`."""
     if params.pipeline is not None:
-        return load_folder(params.pipeline, ctx.device, f"pipeline {params.pipeline}"), str(params.pipeline)
+        return load_folder(Path(params.pipeline), ctx.device, f"pipeline {params.pipeline}"), str(params.pipeline)
     diffusion, model = load_model(ctx, params.model)
     return diffusion, model.id
 

@@ -18,7 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+
+# Imported from their modules, not the package: diffusers' lazy top level reads as untyped stubs to mypy.
+from diffusers.models.unets.unet_2d import UNet2DModel
+from diffusers.pipelines.ddpm.pipeline_ddpm import DDPMPipeline
+from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
 from diffusers.utils import logging as diffusers_logging
 
 from aigc.core.plugin_api import JobContext, LoadedModel, UsageError
@@ -63,21 +67,22 @@ class Diffusion:
     """A denoising UNet and the training schedule its sampler is derived from."""
 
     unet: UNet2DModel
-    scheduler: DDPMScheduler | object  # any diffusers scheduler whose config a DPM-Solver++ can take
+    scheduler: DDPMScheduler  # the training schedule; samplers are built from its config
 
     @property
     def conditional(self) -> bool:
-        return bool(self.unet.config.num_class_embeds)
+        return bool(self.unet.config.get("num_class_embeds"))
 
     @property
     def guidable(self) -> bool:
         """Has a null class to guide against (ours: class 10 of 11)."""
-        return self.unet.config.num_class_embeds == NULL_CLASS + 1
+        return self.unet.config.get("num_class_embeds") == NULL_CLASS + 1
 
 
 def save_folder(unet: UNet2DModel, scheduler: DDPMScheduler, folder: Path) -> Path:
     """model_index.json + unet/ (config.json, safetensors) + scheduler/scheduler_config.json."""
-    DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(folder, safe_serialization=True)
+    # (diffusers annotates `scheduler` with the package-level name, a different class to mypy)
+    DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(folder, safe_serialization=True)  # type: ignore[arg-type]
     return folder
 
 
@@ -108,7 +113,7 @@ def load_folder(path: Path, device: str, name: str) -> Diffusion:
         scheduler = DDPMScheduler.from_pretrained(scheduler_dir, local_files_only=True)
     else:  # a bare UNet: assume the usual 1000-step linear DDPM schedule
         scheduler = DDPMScheduler(num_train_timesteps=1000)
-    unet.to(device).eval()  # type: ignore[arg-type]
+    unet.to(device).eval()
     return Diffusion(unet, scheduler)
 
 

@@ -5,6 +5,8 @@ No torch here: `aigc plugins show diffusion` prints these without loading diffus
 
 from __future__ import annotations
 
+from pydantic import model_validator
+
 from aigc.core.plugin_api import DataPath, Field, JobParams, ModelParams
 
 DATA_HELP = "MNIST folder or images IDX file (.gz or raw) with its labels; default: the cache, downloaded when missing"
@@ -41,6 +43,15 @@ class GenerateParams(ModelParams):
         None,
         description="local diffusers pipeline or UNet folder (28x28, 1 channel) sampled instead of model",
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GenerateParams:
+        if self.pipeline is not None and self.model is not None:
+            raise ValueError("give model or pipeline, not both")
+        return self
+
+    def reads_model(self) -> bool:
+        return self.pipeline is None
 
 
 class EvaluateParams(ModelParams):

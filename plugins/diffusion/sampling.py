@@ -2,7 +2,7 @@
 
 Digit i of a job with seed s has its own seed, `item_seed(s, i)` = s + i, which keys a counter-based
 Philox stream for its starting noise (and its digit, when none is asked for). The sampler is
-deterministic (DPM-Solver++ 2M, Lu et al., 2022), so digit i of a job is the same whatever n is, and
+deterministic (DPM-Solver++ 2M, Lu et al., 2022, with its clean-digit estimate clipped to [-1, 1]), so digit i of a job is the same whatever n is, and
 `-p seed=s+i -p n=1` draws it again alone.
 
 Classifier-free guidance (Ho & Salimans, 2022): with scale w the noise estimate is
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from diffusers import DPMSolverMultistepScheduler
+from diffusers.schedulers.scheduling_dpmsolver_multistep import DPMSolverMultistepScheduler
+from diffusers.schedulers.scheduling_utils import SchedulerOutput
 
 from aigc.core.plugin_api import item_seed
 from aigc.plugins.diffusion.networks import CHANNELS, IMAGE_SIZE, NULL_CLASS, Diffusion
@@ -45,10 +46,14 @@ def draw_noise(seed: int, indices: Sequence[int] | range, digit: int | None = No
 def sampler(diffusion: Diffusion, steps: int) -> DPMSolverMultistepScheduler:
     """A fresh DPM-Solver++ 2M over the model's training schedule (a scheduler keeps per-run state)."""
     scheduler = DPMSolverMultistepScheduler.from_config(
-        diffusion.scheduler.config,  # type: ignore[attr-defined]
+        diffusion.scheduler.config,
         algorithm_type="dpmsolver++",
         solver_order=2,
         final_sigmas_type="zero",
+        # Clip each step's estimate of the clean digit to the pixel range: near pure noise (the cosine
+        # schedule ends at alpha_bar ~ 0) that estimate divides by ~0, and unclipped it saturates every pixel.
+        thresholding=True,
+        sample_max_value=1.0,
     )
     scheduler.set_timesteps(steps)
     return scheduler
@@ -83,7 +88,9 @@ def denoise(
             eps = unet(x, t, class_labels=torch.full_like(digits, NULL_CLASS)).sample
         else:
             eps = unet(x, t, class_labels=digits).sample
-        x = scheduler.step(eps, t, x).prev_sample
+        step = scheduler.step(eps, t, x)
+        assert isinstance(step, SchedulerOutput)
+        x = step.prev_sample
         if on_step is not None:
             on_step(k)
     return x

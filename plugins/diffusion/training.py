@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDPMScheduler, UNet2DModel
+from diffusers.models.unets.unet_2d import UNet2DModel
+from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
 from torch import Tensor
 
 from aigc.core.plugin_api import JobContext, UsageError, contact_sheet, encode_png
@@ -42,7 +43,7 @@ class DdpmStep:
         self.optimizer = torch.optim.AdamW(unet.parameters(), lr=params.lr, weight_decay=WEIGHT_DECAY)
 
     def __call__(self, x0: Tensor, classes: Tensor, noise: Tensor, timesteps: Tensor, lr: float) -> Tensor:
-        noisy = self.scheduler.add_noise(x0, noise, timesteps)
+        noisy = self.scheduler.add_noise(x0, noise, timesteps)  # type: ignore[arg-type]  # any integer tensor
         loss = F.mse_loss(self.unet(noisy, timesteps, class_labels=classes).sample, noise)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -97,7 +98,7 @@ def train(ctx: JobContext, params: TrainParams) -> None:
     data = train_set(params)
     images, labels = to_tensors(data, device)
     torch.manual_seed(ctx.seed)
-    unet = new_unet(params.channels).to(device)
+    unet = new_unet(params.channels).to(device)  # type: ignore[arg-type]  # (diffusers' wrapped .to confuses mypy)
     scheduler = new_scheduler(params.train_timesteps)
     average = copy.deepcopy(unet).requires_grad_(False)
     step = DdpmStep(unet, scheduler, params)
