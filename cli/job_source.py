@@ -8,6 +8,7 @@ remote mode and Python scripts share one implementation of the API's client side
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,7 +101,8 @@ class RemoteSource:
         models = [(m["id"], m["name"]) for m in self.client.models(job.plugin) if m["source_job_id"] == job.id]
         metrics = [(p["key"], p["step"], p["value"]) for p in self.client.metrics(job.id)]
         metrics.sort(key=lambda p: (p[0], p[1]))
-        return JobFacts(counts, shown, models, metrics)
+        notices = self.client.job(job.id).get("webhooks", [])
+        return JobFacts(counts, shown, models, metrics, notices=notices)
 
     def rows(self, job: Job) -> list[Any]:
         return [
@@ -121,8 +123,10 @@ class RemoteSource:
         """The server's zip streamed into the staged folder (never all in memory), plus the contact sheet."""
         from aigc.cli.output_folder import staged_folder
         from aigc.cli.render import err
+        from aigc.cli.results_cmd import labelled_sheet, sidecar
         from aigc.core.errors import UsageError
         from aigc.core.images import sheet_png
+        from aigc.core.provenance import LABEL_KEY
 
         total = sum(self.facts(job, texts=False).counts.values())
         if not total:
@@ -131,7 +135,22 @@ class RemoteSource:
             files = self.client.download(job.id, staged.path)
             items = sorted(p for p in files if p.suffix == ".png" and p.stem.isdigit())
             if items and not any(p.name.startswith("grid-") for p in files):
-                (staged.path / "grid.png").write_bytes(sheet_png([p.read_bytes() for p in items]))
+                sheet = sheet_png([p.read_bytes() for p in items])
+                (staged.path / "grid.png").write_bytes(labelled_sheet(job, sheet))
+            for info in self.client.all_result_infos(job.id) if any(p.suffix == ".txt" for p in files) else []:
+                if info["kind"] == "text" and LABEL_KEY in (info["meta"] or {}):  # as the direct path writes them
+                    name = f"{info['index']:05d}" if info["role"] == "item" else f"{info['role']}-{info['index']:05d}"
+                    row = ResultRow(
+                        info["index"],
+                        info["kind"],
+                        info["role"],
+                        info["mime"],
+                        None,
+                        info["text"],
+                        info["seed"],
+                        info["meta"],
+                    )
+                    (staged.path / f"{name}.json").write_text(json.dumps(sidecar(row), indent=2) + "\n")
         replaced = f" (replaced {len(staged.replaced)} files of the same names)" if staged.replaced else ""
         err.print(f"wrote {len(files)} results of job {job.id} to {out_dir}{replaced}")
 

@@ -12,13 +12,14 @@ from aigc.cli import completion
 from aigc.cli.render import err, out, print_json
 
 if TYPE_CHECKING:
+    from aigc.cli.job_source import ResultRow
     from aigc.core.client import Client
     from aigc.core.store import Job, Result
 
 EXTENSIONS = {"image/png": ".png"}
 
 
-def sidecar(row: Result) -> dict[str, Any]:
+def sidecar(row: Result | ResultRow) -> dict[str, Any]:
     """A text result's `.json` sidecar: its provenance label and the rest of its metadata."""
     from aigc.core.provenance import LABEL_KEY
 

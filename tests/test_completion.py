@@ -58,6 +58,7 @@ def test_param_keys_follow_the_plugin_and_the_job_kind(sqlite_settings):
         "size=",
         "fail=",
         "sleep=",
+        "chatty=",
     ]
     assert candidates(sqlite_settings, "aigc submit generate --plugin toy -p n=3 -p s") == ["seed=", "size=", "sleep="]
     assert candidates(sqlite_settings, "aigc submit generate -p ") == []  # no plugin named yet

@@ -85,7 +85,7 @@ def test_a_used_store_is_described(sqlite_settings):
     assert cli(sqlite_settings, "submit", "generate", "--plugin", "toy").returncode == 0
     done = doctor(env=env_for(sqlite_settings))
     level, found = lines_of(done)["store"]
-    assert level == "ok" and found.startswith(f"{sqlite_settings.database_url}: schema 0003_tokens, 1 job, ")
+    assert level == "ok" and found.startswith(f"{sqlite_settings.database_url}: schema 0005_operations, 1 job, ")
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,9 @@ def test_an_unmigrated_postgres_store_asks_for_db_upgrade(tmp_path):
         done = doctor(env=fresh_env(tmp_path, AIGC_DATABASE_URL=url))
     assert done.returncode == 1
     level, rest = lines_of(done)["store"]
-    assert level == "fail" and "at schema revision none, this aigc needs 0003_tokens  → run `aigc db upgrade`" in rest
+    assert (
+        level == "fail" and "at schema revision none, this aigc needs 0005_operations  → run `aigc db upgrade`" in rest
+    )
 
 
 def test_queues_without_a_live_worker_are_named(tmp_path, redis_db):

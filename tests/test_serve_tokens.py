@@ -178,7 +178,7 @@ def test_every_openapi_path_needs_a_valid_token_beyond_loopback(server):
     client, tokens, store = server
     document = client.get("/api/openapi.json", headers=bearer(tokens["alice"])).json()
     assert client.get("/api/openapi.json").status_code == 401
-    samples = {"job_id": "1", "index": "0", "name": "toy"}
+    samples = {"job_id": "1", "index": "0", "name": "toy", "sweep_id": "1"}
     checked = 0
     for path, operations in document["paths"].items():
         concrete = path.format(**{k: v for k, v in samples.items() if "{" + k + "}" in path})

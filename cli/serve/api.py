@@ -16,6 +16,7 @@ from aigc.cli.serve.schemas import (
     CancelOut,
     ClusterOut,
     ErrorOut,
+    JobDetailOut,
     JobOut,
     LogLineOut,
     MetricPoint,
@@ -113,10 +114,13 @@ def list_jobs(
     return [job_dict(j) for j in jobs]
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="One job (aigc jobs show)")
+@router.get("/jobs/{job_id}", response_model=JobDetailOut, summary="One job and its webhook notices (aigc jobs show)")
 def show_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
+    from aigc.core.store import notices
+
     with srv.store.transaction() as session:
-        return job_dict(queries.get_job(session, job_id))
+        job = queries.get_job(session, job_id)
+        return {**job_dict(job), "webhooks": [notices.describe(n) for n in notices.notices_of(session, job_id)]}
 
 
 @router.get(

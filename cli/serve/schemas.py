@@ -80,6 +80,24 @@ class JobOut(BaseModel):
     )
 
 
+class DeliveryOut(BaseModel):
+    attempt: int
+    http_status: int | None = Field(None, description="the receiver's answer; null when it could not be reached")
+    error: str | None = None
+    at: str
+
+
+class WebhookOut(BaseModel):
+    url: str = Field(description="where the notice goes, any password or token in it masked")
+    state: str = Field(description="pending, delivered or gave_up")
+    attempts: int
+    deliveries: list[DeliveryOut]
+
+
+class JobDetailOut(JobOut):
+    webhooks: list[WebhookOut] = Field(default_factory=list, description="the job's webhook notices (aigc jobs show)")
+
+
 class CancelOut(BaseModel):
     id: int
     status: JobStatus

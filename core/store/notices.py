@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from aigc.core.masking import masked
 from aigc.core.store.database import Store, rowcount
 from aigc.core.store.models import Job, Notification, utcnow
 
@@ -134,8 +135,9 @@ def notices_of(session: Session, job_id: int) -> Sequence[Notification]:
 
 
 def describe(notice: Notification) -> dict[str, Any]:
+    """A notice as `jobs show` and the API show it: its URL with any password or token masked."""
     return {
-        "url": notice.url,
+        "url": masked(notice.url),
         "state": notice.state,
         "attempts": notice.attempts,
         "deliveries": list(notice.deliveries or []),
