@@ -130,7 +130,7 @@ class Client:
         """Store a sweep: each param a list of values, or a string as on the command line ('1e-4,2e-4',
         'log:1e-4..1e-2'); `then=[{"kind": "evaluate", "params": {...}}]` chains a job on each trained model.
         Every combination is checked first (UsageError names a bad one). Returns {"id", "jobs"}."""
-        body = {"kind": kind, "plugin": plugin, "params": params, "random": random, "seeds": seeds}
+        body: dict[str, Any] = {"kind": kind, "plugin": plugin, "params": params, "random": random, "seeds": seeds}
         body |= {"max_parallel": max_parallel, "then": list(then)}
         return self._json("POST", "/api/sweeps", json=body)
 

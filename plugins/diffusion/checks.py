@@ -9,11 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from aigc.core.plugin_api import JobKind, JobParams, UsageError
+from aigc.plugins.datasets.holdout import check_holdout
 from aigc.plugins.datasets.mnist import digits_in_param
 from aigc.plugins.diffusion.params import EvaluateParams, GenerateParams, TrainParams
-
-# What the digits left after the held-out ones are for, per job kind.
-PURPOSE = {JobKind.train: "to train on; lower it", JobKind.evaluate: "for the real sample"}
 
 
 def check(kind: JobKind, params: JobParams) -> None:
@@ -28,8 +26,3 @@ def check(kind: JobKind, params: JobParams) -> None:
     count = digits_in_param("data", params.data)
     if count is not None:  # None: the cache, downloaded when the job runs
         check_holdout(kind, params.holdout, count)
-
-
-def check_holdout(kind: JobKind, holdout: int, count: int) -> None:
-    if holdout >= count:
-        raise UsageError(f"holdout {holdout} leaves none of the {count} digits {PURPOSE[kind]}")

@@ -7,8 +7,8 @@ import torch
 from torch import Tensor
 
 from aigc.core.plugin_api import JobKind, UsageError
+from aigc.plugins.datasets.holdout import check_holdout
 from aigc.plugins.datasets.mnist import MnistData, load_mnist, split
-from aigc.plugins.diffusion.checks import check_holdout
 from aigc.plugins.diffusion.params import TrainParams
 
 

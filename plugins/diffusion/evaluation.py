@@ -11,8 +11,8 @@ import numpy as np
 
 from aigc.core.plugin_api import JobContext, JobKind
 from aigc.plugins.datasets.digit_quality import digit_quality
+from aigc.plugins.datasets.holdout import check_holdout
 from aigc.plugins.datasets.mnist import load_mnist, split
-from aigc.plugins.diffusion.checks import check_holdout
 from aigc.plugins.diffusion.data import to_pixels
 from aigc.plugins.diffusion.generation import BATCH, check_request
 from aigc.plugins.diffusion.networks import load_model

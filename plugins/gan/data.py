@@ -7,8 +7,8 @@ import torch
 from torch import Tensor
 
 from aigc.core.plugin_api import JobKind, UsageError, place_data
+from aigc.plugins.datasets.holdout import check_holdout
 from aigc.plugins.datasets.mnist import MnistData, load_mnist, split
-from aigc.plugins.gan.checks import check_holdout
 from aigc.plugins.gan.params import TrainParams
 
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from aigc.core.plugin_api import JobContext, JobKind
 from aigc.plugins.datasets.digit_quality import digit_quality
+from aigc.plugins.datasets.holdout import check_holdout
 from aigc.plugins.datasets.mnist import load_mnist, split
-from aigc.plugins.gan.checks import check_holdout
 from aigc.plugins.gan.generation import BATCH
 from aigc.plugins.gan.networks import load_model
 from aigc.plugins.gan.params import EvaluateParams
