@@ -59,12 +59,18 @@ def statuses(incomplete: str) -> list[str]:
 
 def _param_candidates(ctx: typer.Context, incomplete: str) -> Candidates:
     from aigc.core.plugin import JobKind
+    from aigc.core.registry import installed
 
     name = ctx.params.get("plugin")
-    entry = _entries().get(name or "")
-    if entry is None or entry.plugin is None or ctx.info_name not in set(JobKind):
+    if not name or ctx.info_name not in set(JobKind):
         return []
-    model = entry.plugin.params_model(JobKind(ctx.info_name))
+    plugin = installed(name)
+    if plugin is None:  # a drop-in, or a broken or doubled entry point: the full scan
+        entry = _entries().get(name)
+        plugin = entry.plugin if entry is not None and entry.ok else None
+    if plugin is None:
+        return []
+    model = plugin.params_model(JobKind(ctx.info_name))
     key, sep, value = incomplete.partition("=")
     if sep:  # the schema only now: building it costs more than a TAB may
         choices = _choices(model.model_json_schema().get("properties", {}).get(key, {}))

@@ -58,6 +58,21 @@ def discover(plugin_path: tuple[Path, ...] = ()) -> dict[str, PluginEntry]:
     return _by_name(found)
 
 
+def installed(name: str) -> type[Plugin] | None:
+    """The plugin that the one entry point called `name` installs, if it loads and keeps the contract;
+    None otherwise. Shell completion of `-p` uses it so that a TAB imports one plugin, not all of them
+    (where it answers None, `discover` decides)."""
+    found = list(entry_points(group=GROUP, name=name))
+    if len(found) != 1:
+        return None
+    try:
+        loaded = found[0].load()
+    except Exception:  # broken: `discover` says why
+        return None
+    entry = _checked(PluginEntry(name, "", ""), loaded)
+    return entry.plugin if entry.ok else None
+
+
 def get_plugin(name: str, plugin_path: tuple[Path, ...] = ()) -> type[Plugin]:
     entries = discover(plugin_path)
     entry = entries.get(name)
