@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from aigc.core.testing import run_job
 from aigc.plugins.datasets.mnist import load_mnist, split
 from aigc.plugins.diffusion.networks import new_scheduler, new_unet
 from aigc.plugins.diffusion.params import TrainParams
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_job_rate import train_job_rates  # noqa: E402
 
 SHARED = Path(os.environ.get("AIGC_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
@@ -48,17 +49,6 @@ def bare_loop(images: torch.Tensor, labels: torch.Tensor, channels: int, batch: 
             loss.backward()
             optimizer.step()
     return epochs * steps * batch / (time.perf_counter() - started)
-
-
-def plugin_job(params: dict[str, object], images: int) -> tuple[float, float]:
-    """(end-to-end images/s, in-loop images/s) of one embedded train job in a scratch store."""
-    with tempfile.TemporaryDirectory() as scratch:
-        started = time.perf_counter()
-        outcome = run_job("diffusion", "train", params, scratch)
-        wall = time.perf_counter() - started
-    assert outcome.job.status == "succeeded", outcome.job.error
-    in_loop = statistics.mean(v for k, _, v in outcome.metrics if k == "train/images_per_s")
-    return images / wall, in_loop
 
 
 def main() -> None:
@@ -86,7 +76,7 @@ def main() -> None:
     bare, job, loop = [], [], []
     for repeat in range(args.repeats):
         bare.append(bare_loop(images, labels, channels, args.batch_size, args.epochs))
-        end_to_end, in_loop = plugin_job(params, seen)
+        end_to_end, in_loop = train_job_rates("diffusion", params, seen)
         job.append(end_to_end)
         loop.append(in_loop)
         print(f"run {repeat + 1}: bare {bare[-1]:8.1f} img/s   job {job[-1]:8.1f} img/s (in-loop {in_loop:8.1f})")

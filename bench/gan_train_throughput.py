@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from aigc.core.testing import run_job
 from aigc.plugins.datasets.mnist import load_mnist, split
 from aigc.plugins.gan.networks import GanConfig, build
 from aigc.plugins.gan.params import TrainParams
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_job_rate import train_job_rates  # noqa: E402
 
 SHARED = Path(os.environ.get("AIGC_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
@@ -58,17 +59,6 @@ def bare_loop(images: torch.Tensor, labels: torch.Tensor, config: GanConfig, bat
     return epochs * steps * batch / (time.perf_counter() - started)
 
 
-def plugin_job(params: dict[str, object], images: int) -> tuple[float, float]:
-    """(end-to-end images/s, in-loop images/s) of one embedded train job in a scratch store."""
-    with tempfile.TemporaryDirectory() as scratch:
-        started = time.perf_counter()
-        outcome = run_job("gan", "train", params, scratch)
-        wall = time.perf_counter() - started
-    assert outcome.job.status == "succeeded", outcome.job.error
-    in_loop = statistics.mean(v for k, _, v in outcome.metrics if k == "train/images_per_s")
-    return images / wall, in_loop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -93,13 +83,13 @@ def main() -> None:
     bare, job, loop = [], [], []
     for repeat in range(args.repeats):
         bare.append(bare_loop(images, labels, config, args.batch_size, args.epochs))
-        end_to_end, in_loop = plugin_job(params, seen)
+        end_to_end, in_loop = train_job_rates("gan", params, seen)
         job.append(end_to_end)
         loop.append(in_loop)
         print(f"run {repeat + 1}: bare {bare[-1]:8.1f} img/s   job {job[-1]:8.1f} img/s (in-loop {in_loop:8.1f})")
     print(f"best: bare {max(bare):.1f} img/s, job {max(job):.1f} img/s end to end, {max(loop):.1f} in-loop")
     print(f"job / bare = {max(job) / max(bare):.3f} end to end, {max(loop) / max(bare):.3f} in-loop (target >= 0.90)")
-    calibrated, _ = plugin_job(params | {"calibrate": True}, seen)
+    calibrated, _ = train_job_rates("gan", params | {"calibrate": True}, seen)
     extra = seen / calibrated - seen / max(job)
     print(f"with calibrate=true (the default): {calibrated:.1f} img/s end to end; calibration costs {extra:.1f} s once")
 
