@@ -3,7 +3,6 @@ and on a Celery worker."""
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import subprocess
@@ -12,11 +11,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from digit_jobs import digits_folder, pixels, refused_at_submit_then_failed_when_run
 
-from aigc.core.errors import InvalidParams, UsageError
+from aigc.core.errors import InvalidParams
 from aigc.core.images import read_png_text
 from aigc.core.provenance import unlabelled
 from aigc.core.runner import run_job as run_attempt
@@ -44,11 +42,7 @@ class Trained:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Trained:
     folder = tmp_path_factory.mktemp("diffusion")
-    data = load_mnist(mnist_dir)
-    assert data.labels is not None
-    (folder / "digits").mkdir()
-    write_idx(folder / "digits" / "train-images-idx3-ubyte.gz", data.images[:DIGITS])
-    write_idx(folder / "digits" / "train-labels-idx1-ubyte.gz", data.labels[:DIGITS])
+    digits_folder(mnist_dir, folder / "digits", DIGITS)
     outcome = run_job(
         "diffusion", "train", {**TINY, "epochs": EPOCHS, "data": str(folder / "digits")}, folder / "store"
     )
@@ -60,19 +54,8 @@ def job(trained: Trained, kind: str, params: dict[str, object], check_here: bool
     return run_job("diffusion", kind, params, settings=trained.outcome.settings, check_here=check_here)
 
 
-def refused_at_submit_then_failed_when_run(trained: Trained, kind: str, params: dict[str, object]) -> str:
-    """The plugin's check refuses the job at submit (embedded); stored anyway (queued), the job fails with
-    the same line. Returns that line."""
-    with pytest.raises(UsageError) as refused:
-        submit(trained.outcome.settings, "diffusion", kind, params)
-    outcome = job(trained, kind, params, check_here=False)
-    assert outcome.job.status == "failed" and outcome.job.error == str(refused.value)
-    return outcome.job.error
-
-
-def pixels(png: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image)
+def refused_job(trained: Trained, kind: str, params: dict[str, object]) -> str:
+    return refused_at_submit_then_failed_when_run(trained.outcome.settings, "diffusion", kind, params)
 
 
 # -- train -------------------------------------------------------------------------------------
@@ -149,9 +132,7 @@ def test_train_without_labels_is_one_line(trained: Trained, tmp_path: Path) -> N
 
 
 def test_holdout_that_leaves_nothing_is_one_line(trained: Trained) -> None:
-    error = refused_at_submit_then_failed_when_run(
-        trained, "train", {**TINY, "holdout": DIGITS, "data": str(trained.folder)}
-    )
+    error = refused_job(trained, "train", {**TINY, "holdout": DIGITS, "data": str(trained.folder)})
     assert error == "holdout 256 leaves none of the 256 digits to train on; lower it"
 
 
@@ -257,7 +238,7 @@ def test_a_folder_that_does_not_fit_is_refused_in_one_line(trained: Trained, tmp
     assert empty.job.error == (
         f"pipeline {tmp_path / 'empty'} is not a diffusers folder: it has neither unet/config.json nor config.json"
     )
-    error = refused_at_submit_then_failed_when_run(trained, "generate", {"pipeline": str(tmp_path / "nowhere")})
+    error = refused_job(trained, "generate", {"pipeline": str(tmp_path / "nowhere")})
     assert error.startswith(f"pipeline {tmp_path / 'nowhere'}: no such") and "\n" not in error
 
 
@@ -293,9 +274,7 @@ def test_evaluate_scores_with_the_gans_code(trained: Trained) -> None:
 
 
 def test_evaluate_refuses_a_holdout_as_large_as_the_data(trained: Trained) -> None:
-    error = refused_at_submit_then_failed_when_run(
-        trained, "evaluate", {"data": str(trained.folder), "holdout": DIGITS}
-    )
+    error = refused_job(trained, "evaluate", {"data": str(trained.folder), "holdout": DIGITS})
     assert error == "holdout 256 leaves none of the 256 digits for the real sample"
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from digit_jobs import digits_folder, pixels, refused_at_submit_then_failed_when_run
 
-from aigc.core.errors import InvalidParams, UsageError
+from aigc.core.errors import InvalidParams
 from aigc.core.images import read_png_text
 from aigc.core.provenance import unlabelled
 from aigc.core.runner import run_job as run_attempt
@@ -34,11 +32,7 @@ class Trained:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Trained:
     folder = tmp_path_factory.mktemp("gan")
-    data = load_mnist(mnist_dir)
-    assert data.labels is not None
-    (folder / "digits").mkdir()
-    write_idx(folder / "digits" / "train-images-idx3-ubyte.gz", data.images[:DIGITS])
-    write_idx(folder / "digits" / "train-labels-idx1-ubyte.gz", data.labels[:DIGITS])
+    digits_folder(mnist_dir, folder / "digits", DIGITS)
     outcome = run_job("gan", "train", {**TINY, "epochs": EPOCHS, "data": str(folder / "digits")}, folder / "store")
     assert outcome.job.status == "succeeded", outcome.job.error
     return Trained(folder / "digits", outcome)
@@ -48,19 +42,8 @@ def job(trained: Trained, kind: str, params: dict[str, object], check_here: bool
     return run_job("gan", kind, params, settings=trained.outcome.settings, check_here=check_here)
 
 
-def refused_at_submit_then_failed_when_run(trained: Trained, kind: str, params: dict[str, object]) -> str:
-    """The plugin's check refuses the job at submit (embedded); stored anyway (queued), the job fails with
-    the same line. Returns that line."""
-    with pytest.raises(UsageError) as refused:
-        submit(trained.outcome.settings, "gan", kind, params)
-    outcome = job(trained, kind, params, check_here=False)
-    assert outcome.job.status == "failed" and outcome.job.error == str(refused.value)
-    return outcome.job.error
-
-
-def pixels(png: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image)
+def refused_job(trained: Trained, kind: str, params: dict[str, object]) -> str:
+    return refused_at_submit_then_failed_when_run(trained.outcome.settings, "gan", kind, params)
 
 
 def model_tensors(outcome: JobOutcome) -> dict[str, object]:
@@ -137,15 +120,13 @@ def test_train_without_labels_needs_conditional_false(trained: Trained, tmp_path
 
 
 def test_holdout_that_leaves_nothing_is_one_line(trained: Trained) -> None:
-    error = refused_at_submit_then_failed_when_run(
-        trained, "train", {**TINY, "holdout": DIGITS, "data": str(trained.folder)}
-    )
+    error = refused_job(trained, "train", {**TINY, "holdout": DIGITS, "data": str(trained.folder)})
     assert error == "holdout 256 leaves none of the 256 digits to train on; lower it"
 
 
 def test_missing_data_is_one_line_naming_the_param(trained: Trained, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    error = refused_at_submit_then_failed_when_run(trained, "train", {**TINY, "data": str(missing)})
+    error = refused_job(trained, "train", {**TINY, "data": str(missing)})
     assert error == f"data {missing}: no such file or folder; expected an MNIST folder or images IDX file"
 
 
@@ -209,9 +190,7 @@ def test_evaluate_reports_generated_and_real_side_by_side(trained: Trained) -> N
 
 
 def test_evaluate_refuses_a_holdout_as_large_as_the_data(trained: Trained) -> None:
-    error = refused_at_submit_then_failed_when_run(
-        trained, "evaluate", {"data": str(trained.folder), "holdout": DIGITS}
-    )
+    error = refused_job(trained, "evaluate", {"data": str(trained.folder), "holdout": DIGITS})
     assert error == "holdout 256 leaves none of the 256 digits for the real sample"
 
 
