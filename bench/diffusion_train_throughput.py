@@ -25,7 +25,7 @@ from aigc.plugins.diffusion.networks import new_scheduler, new_unet
 from aigc.plugins.diffusion.params import TrainParams
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_job_rate import train_job_rates  # noqa: E402
+from timed_jobs import train_job_rates  # noqa: E402
 
 SHARED = Path(os.environ.get("AIGC_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 

@@ -10,36 +10,15 @@ that the store holds them. The phase breakdown is measured in-process on the sam
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from timed_jobs import generate_seconds  # noqa: E402
+
 TARGET_S = 6.0
-
-
-def end_to_end(n: int, seed: int) -> float:
-    with tempfile.TemporaryDirectory() as scratch:
-        env = dict(os.environ, AIGC_HOME=scratch, AIGC_DATABASE_URL=f"sqlite:///{scratch}/aigc.db")
-        env |= {"AIGC_ARTIFACTS": f"{scratch}/artifacts"}
-        env.pop("AIGC_BROKER_URL", None)
-        # The store is created first (as `aigc` would on a first run) so the timing is of the job.
-        subprocess.run([sys.executable, "-m", "aigc.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
-        command = [sys.executable, "-m", "aigc.cli", "submit", "generate", "--plugin", "gan"]
-        command += ["-p", f"n={n}", "-p", f"seed={seed}", "--json"]
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"generate failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-        import sqlite3
-
-        with sqlite3.connect(Path(scratch) / "aigc.db") as db:
-            stored = db.execute("select count(*) from results where mime = 'image/png'").fetchone()[0]
-        assert stored == n + 1, f"expected {n} digits and a grid in the store, found {stored}"
-    return wall
 
 
 def phases(n: int, seed: int) -> dict[str, float]:
@@ -87,7 +66,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    walls = [end_to_end(args.n, seed=1) for _ in range(args.repeats)]
+    walls = [generate_seconds("gan", args.n, seed=1) for _ in range(args.repeats)]
     for i, wall in enumerate(walls, 1):
         print(f"run {i}: {wall:.2f} s end to end for n={args.n}")
     print(f"best {min(walls):.2f} s, median {sorted(walls)[len(walls) // 2]:.2f} s (target < {TARGET_S:.0f} s)")
