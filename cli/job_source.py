@@ -101,8 +101,8 @@ class RemoteSource:
         models = [(m["id"], m["name"]) for m in self.client.models(job.plugin) if m["source_job_id"] == job.id]
         metrics = [(p["key"], p["step"], p["value"]) for p in self.client.metrics(job.id)]
         metrics.sort(key=lambda p: (p[0], p[1]))
-        notices = self.client.job(job.id).get("webhooks", [])
-        return JobFacts(counts, shown, models, metrics, notices=notices)
+        detail = self.client.job(job.id)
+        return JobFacts(counts, shown, models, metrics, detail.get("after", []), detail.get("webhooks", []))
 
     def rows(self, job: Job) -> list[Any]:
         return [
@@ -194,6 +194,8 @@ def job_from_api(data: dict[str, Any]) -> Job:
         lease_expires_at=api_time(data.get("lease_expires_at")),
         token_name=data.get("token"),
         sweep_id=data.get("sweep_id"),
+        timeout_s=data.get("timeout_s"),
+        label=None if data.get("label", "metadata") == "metadata" else data["label"],  # the store's None
     )
 
 

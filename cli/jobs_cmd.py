@@ -147,24 +147,16 @@ def cancel(job_id: str = typer.Argument(..., help="Job id.", autocompletion=comp
 
     A running job whose lease lapsed (the process running it died) ends `cancelled` at once.
     """
-    from aigc.core.jobs import cancel_job
+    from aigc.core.jobs import Cancellation, parse_job_id
+    from aigc.core.jobs import cancel as cancel_job
+    from aigc.core.store import Store
 
     client = remote_client()
-    if client is not None:
-        from aigc.core.jobs import parse_job_id
-
-        err.print(client.cancel(parse_job_id(job_id))["message"])
+    if client is not None:  # the server's fields, said here in the direct path's words
+        done = client.cancel(parse_job_id(job_id))
+        err.print(Cancellation(done["id"], JobStatus(done["was"]), JobStatus(done["status"])).message)
         return
-    store, job = _load(job_id)
-    status = cancel_job(store, job.id)
-    if status == "running":
-        err.print(f"job {job.id} will stop at its next progress point")
-    elif status == "cancelled" and job.lease_lapsed:
-        err.print(f"job {job.id} cancelled (its lease had lapsed: nothing was running it)")
-    elif status == "cancelled":
-        err.print(f"job {job.id} cancelled")
-    else:
-        err.print(f"job {job.id} already ended {status}")
+    err.print(cancel_job(Store.from_env(), parse_job_id(job_id)).message)
 
 
 @app.command("wait")
@@ -186,7 +178,8 @@ def wait(
         from aigc.cli import remote
 
         lapsed_ends = not client.workers()["broker"]
-        report(source, remote.follow(client, job.id, enabled=not json_out, give_up_when_lapsed=lapsed_ends), json_out)
+        final, _ = remote.follow(client, job.id, enabled=not json_out, give_up_when_lapsed=lapsed_ends)
+        report(source, final, json_out)  # no streamed text: the direct path reads the job from the store
         return
     store, job = _load(job_id)
     final = follow(store, job.id, enabled=not json_out, give_up_when_lapsed=not uses_broker(store.settings))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from aigc.cli import completion
 from aigc.cli.render import age, err, print_json, value_text
 from aigc.core.config import Settings
+
+if TYPE_CHECKING:
+    from aigc.cli.model_view import ModelView
+    from aigc.core.client import Client
 
 app = typer.Typer(help="List and export models (trained checkpoints and bundled defaults).")
 
@@ -28,57 +32,42 @@ def list_models(
     from aigc.cli.job_source import remote_client
 
     client = remote_client()
-    rows = client.models(plugin) if client is not None else _stored_models(plugin)
+    rows = _served_models(client, plugin) if client is not None else _stored_models(plugin)
     if json_out:
-        print_json(rows)
+        print_json([vars(r) for r in rows])
         return
-    from aigc.cli.job_source import api_time
     from aigc.cli.table import Table, print_table
 
     table = Table(["id", "plugin", "name", "format", "from job", "created"], note="metrics")
     for r in rows:
-        metrics = ", ".join(f"{k}={value_text(v)}" for k, v in r["metrics"].items())
         table.add_row(
-            r["id"],
-            r["plugin"],
-            r["name"],
-            r["format"],
-            str(r["source_job_id"] or "-"),
-            age(api_time(r["created_at"]) if isinstance(r["created_at"], str) else r["created_at"])
-            if r["created_at"]
-            else "bundled",
-            note=metrics,
+            r.id,
+            r.plugin,
+            r.name,
+            r.format,
+            str(r.source_job_id or "-"),
+            age(r.created_at) if r.created_at else "bundled",
+            note=", ".join(f"{k}={value_text(v)}" for k, v in r.metrics.items()),
         )
     print_table(table)
 
 
-def _stored_models(plugin: str | None) -> list[dict[str, Any]]:
-    from aigc.cli.serialize import model_dict
-    from aigc.core.catalog import BUNDLED, bundled_models
+def _stored_models(plugin: str | None) -> list[ModelView]:
+    from aigc.cli.model_view import models
     from aigc.core.registry import discover
-    from aigc.core.store import Store, queries
+    from aigc.core.store import Store
 
     store = Store.from_env()
     with store.transaction() as session:
-        rows = [model_dict(m) for m in queries.models_of(session, plugin)]
-    plugins = (e.plugin for e in discover(store.settings.plugin_path).values() if e.plugin)
-    for bundled in bundled_models(plugins, plugin):
-        rows.append(
-            {
-                "id": BUNDLED,
-                "plugin": bundled.plugin,
-                "name": f"{bundled.plugin} bundled default",
-                "format": bundled.format,
-                "sha256": bundled.sha256,  # as shipped; checked when a job loads it
-                "source_job_id": None,
-                "config": {},
-                "metrics": {},
-                "created_at": None,
-                "bundled": True,
-                "path": str(bundled.path),
-            }
-        )
-    return rows
+        return models(session, discover(store.settings.plugin_path), plugin)
+
+
+def _served_models(client: Client, plugin: str | None) -> list[ModelView]:
+    """The server's list in the same shape, its times as the store keeps them (so --json prints them alike)."""
+    from aigc.cli.job_source import api_time
+    from aigc.cli.model_view import ModelView
+
+    return [ModelView(**{**m, "created_at": api_time(m["created_at"])}) for m in client.models(plugin)]
 
 
 @app.command("export")

@@ -14,9 +14,15 @@ if TYPE_CHECKING:
 
 
 def follow(
-    client: Client, job_id: int, label: str = "", enabled: bool = True, give_up_when_lapsed: bool = False
-) -> Job:
-    """The job's progress bar, fed by the server's events, until it ends; the job as it ended.
+    client: Client,
+    job_id: int,
+    label: str = "",
+    enabled: bool = True,
+    give_up_when_lapsed: bool = False,
+    stream_text: bool = False,
+) -> tuple[Job, bool]:
+    """The job's progress bar, fed by the server's events, until it ends; the job as it ended, and whether
+    text it streamed went to stdout as it came (`stream_text`: as an embedded run shows it).
 
     `give_up_when_lapsed` (a server without a broker: nothing will requeue the job) raises LeaseLapsed
     once the job's lease has lapsed, as the direct `aigc jobs wait` does.
@@ -35,8 +41,8 @@ def follow(
             )
 
     with JobProgress(job_id, label, enabled=enabled) as bar:
-        final = client.wait(job_id, on_progress=update)
-    return job_from_api(final)
+        final = client.wait(job_id, on_progress=update, on_text=bar.stream if stream_text else None)
+    return job_from_api(final), bar.streamed
 
 
 def submit(
@@ -53,6 +59,7 @@ def submit(
     options: dict[str, Any] | None = None,
 ) -> None:
     """`aigc submit` through the server: queued to its workers when it has a broker, else run in it."""
+    from aigc.cli.render import out
     from aigc.cli.submit_cmd import queued, report, waits_for_out
     from aigc.core.errors import UsageError
 
@@ -64,9 +71,11 @@ def submit(
     wait = waits_for_out(out_dir, wait)
     job = job_from_api(client.submit(kind, plugin, priority=priority, retries=retries, **(options or {}), **raw))
     source = RemoteSource(client)
-    if not cluster["broker"]:  # the server runs it now: follow it as an embedded run is shown
-        final = follow(client, job.id, f"{plugin} {kind}", enabled=not json_out)
-        report(source, final, json_out, out_dir=out_dir, preview=preview)
+    if not cluster["broker"]:  # the server runs it now: follow it as an embedded run is shown, text and all
+        final, streamed = follow(client, job.id, f"{plugin} {kind}", enabled=not json_out, stream_text=not json_out)
+        if streamed:
+            out.print()
+        report(source, final, json_out, texts_shown=streamed, out_dir=out_dir, preview=preview)
         return
     if queued(job, any(job.queue in w["queues"] for w in cluster["workers"]), wait, json_out):
-        report(source, follow(client, job.id), json_out, out_dir=out_dir, preview=preview)
+        report(source, follow(client, job.id)[0], json_out, out_dir=out_dir, preview=preview)

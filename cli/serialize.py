@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aigc.core.store import Job, Model, Result
+from aigc.core.store import Job, Result
 
 if TYPE_CHECKING:
     from aigc.core.store.models import Sweep
@@ -53,21 +53,6 @@ def result_dict(result: Result) -> dict[str, Any]:
         "text": result.text,
         "seed": result.seed,
         "meta": result.meta,
-    }
-
-
-def model_dict(model: Model) -> dict[str, Any]:
-    return {
-        "id": str(model.id),
-        "plugin": model.plugin,
-        "name": model.name,
-        "format": model.format,
-        "sha256": model.sha256,
-        "source_job_id": model.source_job_id,
-        "config": model.config,
-        "metrics": model.metrics,
-        "created_at": model.created_at,
-        "bundled": False,
     }
 
 

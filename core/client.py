@@ -154,7 +154,8 @@ class Client:
         return self._json("GET", "/api/jobs", params=_given(status=status, plugin=plugin, limit=limit, before=before))
 
     def cancel(self, job: JobRef) -> dict[str, Any]:
-        """{"id", "status", "message"}: a queued job never runs, a running one stops at its next progress point."""
+        """{"id", "was", "status", "lease_lapsed", "message"}: a queued job never runs, a running one stops at
+        its next progress point (status stays `running` until then), one whose lease lapsed ends at once."""
         return self._json("POST", f"/api/jobs/{job_id(job)}/cancel")
 
     def rerun(self, job: JobRef) -> dict[str, Any]:
@@ -163,20 +164,32 @@ class Client:
     def metrics(self, job: JobRef) -> list[dict[str, Any]]:
         return self._json("GET", f"/api/jobs/{job_id(job)}/metrics")
 
-    def events(self, job: JobRef) -> Iterator[dict[str, Any]]:
-        """The job now, then at each change the server pushes, until it ends; a dropped stream is reopened."""
+    def events(self, job: JobRef, on_text: Callable[[str], object] | None = None) -> Iterator[dict[str, Any]]:
+        """The job now, then at each change the server pushes, until it ends; a dropped stream is reopened.
+
+        `on_text` gets the text the job streams as it is produced (a text model's tokens; only jobs the
+        server runs itself stream), each character once, all of it before the job's end is yielded.
+        """
         path = f"/api/jobs/{job_id(job)}/events"
-        drops = 0
+        drops, text_seen = 0, 0
         while True:
             try:
                 with self._http.stream("GET", path, timeout=httpx.Timeout(10.0, read=None)) as response:
                     if response.status_code != 200:
                         response.read()
                         _raise_for(response, self.url)
-                    for state in _server_sent(response.iter_lines()):
+                    for event, data in _server_sent(response.iter_lines()):
                         drops = 0
-                        yield state
-                        if state["status"] in FINISHED:
+                        if event == "text":  # a reopened stream sends the text from its start again
+                            new = data["text"][max(0, text_seen - data["offset"]) :]
+                            text_seen = max(text_seen, data["offset"] + len(data["text"]))
+                            if new and on_text is not None:
+                                on_text(new)
+                            continue
+                        if event != "job":
+                            continue
+                        yield data
+                        if data["status"] in FINISHED:
                             return
             except (httpx.TransportError, ServerUnreachable) as exc:
                 drops += 1
@@ -189,11 +202,15 @@ class Client:
         job: JobRef,
         on_progress: Callable[[dict[str, Any]], object] | None = None,
         timeout_s: float | None = None,
+        on_text: Callable[[str], object] | None = None,
     ) -> dict[str, Any]:
-        """Follow the job's pushed events until it ends; returns it as it ended (or as it stood at `timeout_s`)."""
+        """Follow the job's pushed events until it ends; returns it as it ended (or as it stood at `timeout_s`).
+
+        `on_text`: each piece of text the job streams, as it comes (`print(t, end="", flush=True)`).
+        """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         state = job if isinstance(job, dict) else {"id": job}
-        for state in self.events(job):
+        for state in self.events(job, on_text=on_text):
             if on_progress is not None:
                 on_progress(state)
             if deadline is not None and time.monotonic() > deadline:
@@ -312,13 +329,13 @@ def _raise_for(response: httpx.Response, url: str) -> None:
     raise AigcError(f"{url} answered {status}: {detail}")
 
 
-def _server_sent(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
-    """The `job` events of a server-sent-events stream, as dicts (comments and other events skipped)."""
+def _server_sent(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The events of a server-sent-events stream as (name, data as a dict); comments skipped."""
     event, data = "message", list[str]()
     for line in lines:
         if not line:
-            if event == "job" and data:
-                yield json.loads("\n".join(data))
+            if data:
+                yield event, json.loads("\n".join(data))
             event, data = "message", []
         elif line.startswith(":"):
             continue

@@ -204,6 +204,40 @@ def cancel_job(store: Store, job_id: int) -> JobStatus:
     return lifecycle.request_cancel(store, job_id)
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """What cancelling did to a job: its status before and after. `aigc jobs cancel` says it in one line,
+    the same on both paths (the API returns these fields and the remote CLI renders them here)."""
+
+    job_id: int
+    was: JobStatus
+    status: JobStatus
+
+    @property
+    def lease_lapsed(self) -> bool:
+        """A running job ends `cancelled` at once only when its lease had lapsed (nothing was running it)."""
+        return self.was == JobStatus.running and self.status == JobStatus.cancelled
+
+    @property
+    def message(self) -> str:
+        if self.was.finished:
+            return f"job {self.job_id} already ended {self.was}"
+        if self.status == JobStatus.running:
+            return f"job {self.job_id} will stop at its next progress point"
+        if self.lease_lapsed:
+            return f"job {self.job_id} cancelled (its lease had lapsed: nothing was running it)"
+        if self.status == JobStatus.cancelled:
+            return f"job {self.job_id} cancelled"
+        return f"job {self.job_id} already ended {self.status}"  # it ended between the read and the cancel
+
+
+def cancel(store: Store, job_id: int) -> Cancellation:
+    """Cancel the job (`cancel_job`) and say what that did; UnknownJob before anything changes."""
+    with store.transaction() as session:
+        was = JobStatus(queries.get_job(session, job_id).status)
+    return Cancellation(job_id, was, JobStatus(lifecycle.request_cancel(store, job_id)))
+
+
 def resumable(store: Store, job_id: int) -> Job:
     """Ready a job that nothing runs to run in this process (`aigc jobs resume`); returns it as it stands.
 

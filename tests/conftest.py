@@ -118,5 +118,6 @@ def write_module(path: Path, source: str) -> None:
 
 # Fixtures shared by several modules are registered once, here: a module that imported a session one
 # would get its own session-long copy (each holding a Redis DB of the five that test runs share).
+from server_fixtures import served  # noqa: E402, F401
 from service_fixtures import empty_postgres_url, postgres_url, redis_db  # noqa: E402, F401
 from worker_fixtures import cluster  # noqa: E402, F401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,11 +15,14 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from conftest import env_for
+from conftest import cli, env_for
 
 from aigc.core.config import Settings
 from aigc.core.store import Store
 from aigc.core.tokens import create
+
+# Any command that touched a store here would fail: remote mode must not need one.
+NO_STORE = "postgresql://nobody@127.0.0.1:1/none"
 
 
 @dataclass
@@ -67,3 +72,29 @@ def serving(settings: Settings, **env: str) -> Iterator[Served]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def served(sqlite_settings: Settings) -> Iterator[Served]:
+    with serving(sqlite_settings) as server:
+        yield server
+
+
+def remote(served: Served, *args: str, token: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`aigc ARGS` in remote mode: AIGC_SERVER_URL and a token, and no store it could reach."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIGC_") or k in ("AIGC_HOME", "AIGC_PLUGIN_PATH")}
+    env.update(AIGC_SERVER_URL=served.url, AIGC_TOKEN=token or served.token, AIGC_DATABASE_URL=NO_STORE, COLUMNS="200")
+    env.update(extra)
+    return subprocess.run(
+        [sys.executable, "-m", "aigc.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def direct(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """`aigc ARGS` on the direct path, against the store the server serves."""
+    return cli(settings, *args, env=env_for(settings, COLUMNS="200"))
+
+
+def aged(text: str) -> str:
+    """The text with ages ("3s ago") made alike, and the padding they change: the two runs are a moment apart."""
+    return "\n".join(" ".join(line.split()) for line in re.sub(r"\b\d+[smhd] ago", "_ ago", text).splitlines())

@@ -4,44 +4,11 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 
-import pytest
-from conftest import cli, env_for
-from server_fixtures import serving
+from server_fixtures import aged, direct, remote, serving
 
 from aigc.core.store import Store
 from aigc.core.tokens import create
-
-# Any command that touched a store here would fail: remote mode must not need one.
-NO_STORE = "postgresql://nobody@127.0.0.1:1/none"
-
-
-@pytest.fixture
-def served(sqlite_settings):
-    with serving(sqlite_settings) as server:
-        yield server
-
-
-def remote(served, *args: str, token: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIGC_") or k in ("AIGC_HOME", "AIGC_PLUGIN_PATH")}
-    env.update(AIGC_SERVER_URL=served.url, AIGC_TOKEN=token or served.token, AIGC_DATABASE_URL=NO_STORE, COLUMNS="200")
-    env.update(extra)
-    return subprocess.run(
-        [sys.executable, "-m", "aigc.cli", *args], env=env, capture_output=True, text=True, timeout=300
-    )
-
-
-def aged(text: str) -> str:
-    """The text with ages ("3s ago") made alike, and the padding they change: the two runs are a moment apart."""
-    return "\n".join(" ".join(line.split()) for line in re.sub(r"\b\d+[smhd] ago", "_ ago", text).splitlines())
-
-
-def direct(settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return cli(settings, *args, env=env_for(settings, COLUMNS="200"))
 
 
 def test_submit_wait_and_the_listings_match_the_direct_path(served, sqlite_settings, tmp_path):

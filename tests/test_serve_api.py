@@ -100,7 +100,13 @@ def test_cancel_a_running_job_and_a_queued_one(settings, client):
     until(lambda: client.get(f"/api/jobs/{running['id']}").json()["status"] == "running")
 
     queued = client.post(f"/api/jobs/{waiting['id']}/cancel").json()
-    assert queued == {"id": waiting["id"], "status": "cancelled", "message": f"job {waiting['id']} cancelled"}
+    assert queued == {
+        "id": waiting["id"],
+        "was": "queued",
+        "status": "cancelled",
+        "lease_lapsed": False,
+        "message": f"job {waiting['id']} cancelled",
+    }
     stopping = client.post(f"/api/jobs/{running['id']}/cancel").json()
     assert stopping["status"] == "running" and "next progress point" in stopping["message"]
     assert finished(settings, running["id"]) == {"status": "cancelled", "error": "cancelled while running"}

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from aigc.core.jobs import Submission, cancel_job, create_job
+from aigc.core.jobs import Cancellation, Submission, create_job
+from aigc.core.jobs import cancel as cancel_job
 from aigc.core.plugin import JobKind
-from aigc.core.store import Job, JobStatus, queries
+from aigc.core.store import Job, queries
 from aigc.core.tokens import NOBODY, Caller, check_submission
 
 if TYPE_CHECKING:
@@ -36,19 +37,11 @@ def submit(server: Server, submission: Submission, caller: Caller = NOBODY) -> J
     return job
 
 
-def cancel(server: Server, job_id: int, caller: Caller = NOBODY) -> tuple[JobStatus, str]:
+def cancel(server: Server, job_id: int, caller: Caller = NOBODY) -> Cancellation:
     with server.store.transaction() as session:
-        job = queries.get_job(session, job_id)
-        before, owner = job.state, job.token_name
+        owner = queries.get_job(session, job_id).token_name
     caller.check_owner(job_id, owner, "cancel")
-    if before.finished:
-        return before, f"job {job_id} already ended {before}"
-    status = cancel_job(server.store, job_id)
-    if status == JobStatus.running:
-        return status, f"job {job_id} will stop at its next progress point"
-    if status == JobStatus.cancelled:
-        return status, f"job {job_id} cancelled"
-    return status, f"job {job_id} already ended {status}"
+    return cancel_job(server.store, job_id)
 
 
 def rerun(server: Server, job_id: int, caller: Caller = NOBODY) -> Job:

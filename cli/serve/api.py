@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from aigc.cli import model_view
 from aigc.cli.plugin_view import plugin_detail, plugin_dicts
 from aigc.cli.serialize import job_dict
-from aigc.cli.serve import actions, views
+from aigc.cli.serve import actions
 from aigc.cli.serve.cluster import cluster
 from aigc.cli.serve.files import content, file_name, zip_stream
 from aigc.cli.serve.schemas import (
@@ -114,13 +115,22 @@ def list_jobs(
     return [job_dict(j) for j in jobs]
 
 
-@router.get("/jobs/{job_id}", response_model=JobDetailOut, summary="One job and its webhook notices (aigc jobs show)")
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobDetailOut,
+    summary="One job, the jobs it waits for and its webhook notices (aigc jobs show)",
+)
 def show_job(job_id: JobId, srv: Srv) -> dict[str, Any]:
     from aigc.core.store import notices
+    from aigc.core.store.dependencies import parents_of
 
     with srv.store.transaction() as session:
         job = queries.get_job(session, job_id)
-        return {**job_dict(job), "webhooks": [notices.describe(n) for n in notices.notices_of(session, job_id)]}
+        return {
+            **job_dict(job),
+            "after": parents_of(session, [job_id]).get(job_id, []),
+            "webhooks": [notices.describe(n) for n in notices.notices_of(session, job_id)],
+        }
 
 
 @router.get(
@@ -148,8 +158,14 @@ def job_events(job_id: JobId, srv: Srv) -> StreamingResponse:
     responses={403: {"model": ErrorOut, "description": "a job another token submitted (admin tokens may)"}},
 )
 def cancel_job(job_id: JobId, srv: Srv, request: Request) -> dict[str, Any]:
-    status, message = actions.cancel(srv, job_id, actions.caller_of(request))
-    return {"id": job_id, "status": status, "message": message}
+    done = actions.cancel(srv, job_id, actions.caller_of(request))
+    return {
+        "id": job_id,
+        "was": done.was,
+        "status": done.status,
+        "lease_lapsed": done.lease_lapsed,
+        "message": done.message,
+    }
 
 
 @router.post(
@@ -273,7 +289,7 @@ def result_file(
 def list_models(srv: Srv, plugin: PluginFilter = None) -> list[dict[str, Any]]:
     entries = discover(srv.store.settings.plugin_path)
     with srv.store.transaction() as session:
-        return [vars(m) for m in views.models(session, entries, plugin)]
+        return [vars(m) for m in model_view.models(session, entries, plugin)]
 
 
 @router.get("/workers", response_model=ClusterOut, summary="Live workers and queue depths (aigc workers)")

@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, ch
     from aigc.core.tokens import TokenBook
 
     guard = Guard(token=token or None, check_host=check_host, book=TokenBook(store))
-    server = Server(store, Launcher(store), guard, templates, JobEvents(store))
+    launcher = Launcher(store)
+    server = Server(store, launcher, guard, templates, JobEvents(store, launcher.texts))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,10 @@ queues. A write to the store thus reaches a waiting client within about one inte
 whichever database it is and whichever process (a worker, this server, the CLI) wrote it; a server
 followed by nobody does not poll at all. `GET /api/jobs/{id}/events` streams them as server-sent events;
 `GET /jobs/changes` tells the jobs page when one of the newest jobs was added or changed.
+
+A job this server runs itself may stream text (`ctx.stream`: a text model's tokens); the same loop sends
+each follower the text it has not seen yet as `text` events, `{"offset": N, "text": "..."}`, always before
+the job's state that follows it, so the text is complete by the time a follower sees the job end.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aigc.cli.serialize import job_dict
+from aigc.cli.serve.streamed import StreamedTexts
 from aigc.core.status import JobStatus
 from aigc.core.store import Store
 from aigc.core.store.models import Job
 
 log = logging.getLogger("aigc.serve")
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+Event = tuple[str, dict[str, Any]]  # (name, data): ("job", the job's state) or ("text", a piece of its text)
 
 
 def _state(job: Job) -> dict[str, Any]:
@@ -48,47 +54,65 @@ def _fingerprint(job: Job) -> tuple[Any, ...]:
     )
 
 
+class Follower:
+    """One client following one job: its queue of events, and how much of the job's text it was sent."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.text_sent = 0
+
+
 class JobEvents:
-    def __init__(self, store: Store, interval_s: float = 0.025) -> None:
+    def __init__(self, store: Store, texts: StreamedTexts | None = None, interval_s: float = 0.025) -> None:
         self.store, self.interval_s = store, interval_s
-        self._followers: dict[int, set[asyncio.Queue[dict[str, Any]]]] = {}
+        self.texts = texts or StreamedTexts()
+        self._followers: dict[int, set[Follower]] = {}
         self._last: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._task: asyncio.Task[None] | None = None
-        self._listings: set[asyncio.Queue[dict[str, Any]]] = set()  # followers of the jobs table
+        self._listings: set[asyncio.Queue[Event]] = set()  # followers of the jobs table
         self._listing: tuple[Any, ...] | None = None
 
-    async def follow(self, job_id: int, keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[dict[str, Any] | None]:
-        """The job's state now, then each change, until it has ended; None after `keepalive_s` of quiet."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._followers.setdefault(job_id, set()).add(queue)
+    async def follow(self, job_id: int, keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[Event | None]:
+        """The job's state now, then each change (and its streamed text), until it has ended; None after
+        `keepalive_s` of quiet."""
+        follower = Follower()
+        self._followers.setdefault(job_id, set()).add(follower)
         if job_id in self._last:  # another follower's loop already knows it: no need to wait for a change
-            queue.put_nowait(self._last[job_id][1])
+            self._send_text(job_id, follower)
+            follower.queue.put_nowait(("job", self._last[job_id][1]))
         self._start()
         try:
             while True:
                 try:
-                    state = await asyncio.wait_for(queue.get(), keepalive_s)
+                    event = await asyncio.wait_for(follower.queue.get(), keepalive_s)
                 except TimeoutError:
                     yield None
                     continue
-                yield state
-                if JobStatus(state["status"]).finished:
+                yield event
+                name, state = event
+                if name == "job" and JobStatus(state["status"]).finished:
                     return
         finally:
             followers = self._followers.get(job_id, set())
-            followers.discard(queue)
+            followers.discard(follower)
             if not followers:
                 self._followers.pop(job_id, None)
                 self._last.pop(job_id, None)
 
+    def _send_text(self, job_id: int, follower: Follower) -> None:
+        text = self.texts.since(job_id, follower.text_sent)
+        if text:
+            follower.queue.put_nowait(("text", {"offset": follower.text_sent, "text": text}))
+            follower.text_sent += len(text)
+
     async def follow_listing(
         self, keepalive_s: float = KEEPALIVE_S, lifetime_s: float = 600.0
-    ) -> AsyncIterator[dict[str, Any] | None]:
+    ) -> AsyncIterator[Event | None]:
         """A notice each time one of the newest jobs is added or changes (the jobs page then reloads its rows).
 
         Ends after `lifetime_s` (a browser's EventSource reconnects), so no stream outlives a closed tab for long.
         """
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        queue: asyncio.Queue[Event] = asyncio.Queue()
         self._listings.add(queue)
         self._start()
         ends = asyncio.get_running_loop().time() + lifetime_s
@@ -114,21 +138,24 @@ class JobEvents:
                     if listing != self._listing:
                         self._listing = listing
                         for queue in self._listings:
-                            queue.put_nowait({"changed": True})
+                            queue.put_nowait(("jobs", {"changed": True}))
                 jobs = await asyncio.to_thread(self._read, ids) if ids else []
             except Exception:  # the store is away for a moment: followers wait (kept alive), the loop goes on
                 log.warning("job events: the store could not be read", exc_info=True)
                 await asyncio.sleep(1.0)
                 continue
             for job in jobs:
+                # Text first: all a job streamed was added before the store read that finds it ended.
+                for follower in self._followers.get(job.id, ()):
+                    self._send_text(job.id, follower)
                 key = _fingerprint(job)
                 known = self._last.get(job.id)
                 if known is not None and known[0] == key:
                     continue
                 state = _state(job)
                 self._last[job.id] = (key, state)
-                for queue in self._followers.get(job.id, ()):
-                    queue.put_nowait(state)
+                for follower in self._followers.get(job.id, ()):
+                    follower.queue.put_nowait(("job", state))
             await asyncio.sleep(self.interval_s)
 
     def _read_listing(self, newest: int = 500) -> tuple[Any, ...]:
@@ -150,7 +177,7 @@ class JobEvents:
             self._task.cancel()
 
 
-async def sse(events: AsyncIterator[dict[str, Any] | None], name: str = "job") -> AsyncIterator[str]:
-    """The states as server-sent events (`event: NAME`), a keep-alive comment for each quiet spell."""
-    async for state in events:
-        yield ": keep-alive\n\n" if state is None else f"event: {name}\ndata: {json.dumps(state)}\n\n"
+async def sse(events: AsyncIterator[Event | None]) -> AsyncIterator[str]:
+    """The events as server-sent events (`event: NAME`), a keep-alive comment for each quiet spell."""
+    async for event in events:
+        yield ": keep-alive\n\n" if event is None else f"event: {event[0]}\ndata: {json.dumps(event[1])}\n\n"

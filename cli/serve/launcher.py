@@ -11,6 +11,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from aigc.cli.serve.streamed import StreamedTexts
 from aigc.core.config import Settings
 from aigc.core.jobs import start
 from aigc.core.store import Job, Store
@@ -27,6 +28,7 @@ class Launcher:
         self._lock = threading.Lock()
         self._held: set[int] = set()  # embedded jobs accepted and not yet ended
         self._running: set[int] = set()
+        self.texts = StreamedTexts()  # what its jobs stream (ctx.stream), for the clients following them
 
     def start(self, job: Job) -> None:
         """Send the job on its way, as the CLI does; BrokerUnavailable leaves it queued in the store."""
@@ -52,7 +54,7 @@ class Launcher:
         with self._lock:
             self._running.add(job_id)
         try:
-            run_to_end(job_id, settings=self.settings)
+            run_to_end(job_id, settings=self.settings, on_stream=lambda text: self.texts.add(job_id, text))
         except Exception:  # the runner records job failures itself; this is a store outage or a bug
             log.exception("embedded job %s could not be run", job_id)
         finally:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from aigc.cli import model_view
 from aigc.cli.serve import actions, views
 from aigc.cli.serve.cluster import cluster
 from aigc.cli.serve.forms import form_fields, parse_form, posted_values
@@ -108,7 +109,7 @@ def jobs_changes(srv: Srv) -> Response:
     from aigc.cli.serve.events import sse
 
     return StreamingResponse(
-        sse(srv.events.follow_listing(), "jobs"),
+        sse(srv.events.follow_listing()),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -185,7 +186,7 @@ def rerun_job(request: Request, job_id: JobId, srv: Srv) -> RedirectResponse:
 def models_page(request: Request, srv: Srv, plugin: Plugin = None) -> Response:
     entries = discover(srv.store.settings.plugin_path)
     with srv.store.transaction() as session:
-        models = views.models(session, entries, plugin or None)
+        models = model_view.models(session, entries, plugin or None)
     return page(srv, request, "models.html", models=models, plugin=plugin)
 
 

@@ -95,13 +95,16 @@ class WebhookOut(BaseModel):
 
 
 class JobDetailOut(JobOut):
+    after: list[int] = Field(default_factory=list, description="the jobs that must succeed before it runs (--after)")
     webhooks: list[WebhookOut] = Field(default_factory=list, description="the job's webhook notices (aigc jobs show)")
 
 
 class CancelOut(BaseModel):
     id: int
-    status: JobStatus
-    message: str
+    was: JobStatus = Field(description="the job's status before the cancel")
+    status: JobStatus = Field(description="its status now: `running` until it reaches its next progress point")
+    lease_lapsed: bool = Field(description="it was running with a lapsed lease, so it ended `cancelled` at once")
+    message: str = Field(description="what `aigc jobs cancel` prints")
 
 
 class ResultOut(BaseModel):
