@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import zipfile
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from aigc.cli.serialize import result_dict
 from aigc.cli.serve.views import result_batches
+from aigc.cli.serve.zipstream import StreamedZip, crc_of
 from aigc.core.store import Result, Store
 
 EXTENSIONS = {
@@ -50,60 +51,32 @@ def content(row: Result) -> tuple[bytes, str, bool]:
     return row.data or b"", "application/octet-stream", False
 
 
-class _Sink:
-    """A write-only, unseekable file for ZipFile: whatever it wrote so far can be taken and sent."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._offset = 0
-
-    def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
-        self._offset += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._offset
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        return data
-
-
 def zip_stream(store: Store, job: dict[str, Any]) -> Iterator[bytes]:
     """The job's results (stored, not recompressed: PNGs are compressed already) plus a manifest.
 
     Memory stays flat however many results there are: rows come in batches, each batch's bytes are sent
-    before the next is read, and the manifest (`results.json`, last) is spooled to a temporary file as
-    the rows pass, then copied into the zip. Only the zip's central directory (a short record per
-    file, written at the end as the format wants) grows with the job.
+    before the next is read, and both the manifest (`results.json`, last) and the zip's central directory
+    (a record per file, which the format puts at the end) are spooled to temporary files as the rows pass.
     """
-    sink = _Sink()
-    with tempfile.TemporaryFile() as manifest, zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+    with tempfile.TemporaryFile() as manifest, StreamedZip() as archive:
         manifest.write(f'{{\n  "job": {_json(job)},\n  "results": ['.encode())
         separator = b"\n    "
         for batch in result_batches(store, job["id"]):
+            sent = []
             for row in batch:
                 name = file_name(row.index, row.role, row.kind, row.mime)
                 body, _, _ = content(row)
-                archive.writestr(zipfile.ZipInfo(name, date_time=row.created_at.timetuple()[:6]), body)
+                sent.append(archive.file(name, body, row.created_at))
                 manifest.write(separator + _json({**result_dict(row), "file": name}).encode())
                 separator = b",\n    "
-            yield sink.take()
+            yield b"".join(sent)
         manifest.write(b"\n  ]\n}\n")
+        size = manifest.tell()
+        yield archive.header("results.json", size, crc_of(manifest), datetime.now())
         manifest.seek(0)
-        with archive.open("results.json", "w", force_zip64=True) as entry:
-            while chunk := manifest.read(1 << 20):
-                entry.write(chunk)
-                yield sink.take()
-    yield sink.take()
+        while chunk := manifest.read(1 << 20):
+            yield chunk
+        yield from archive.end()
 
 
 def _json(value: Any) -> str:
