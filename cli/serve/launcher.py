@@ -2,7 +2,8 @@
 
 Embedded jobs run one at a time, in submission order, in a background thread: a request never waits for
 a job. Stopping the server cancels the embedded jobs it still holds, so none is left `running` with
-nobody renewing its lease; jobs that must outlive the server belong on a broker and workers.
+nobody renewing its lease; jobs that must outlive the server belong on a broker and workers. What a
+job streams as it runs (`ctx.stream`) is kept in `texts` for the clients following it (events.py).
 """
 
 from __future__ import annotations
