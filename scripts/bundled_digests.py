@@ -25,6 +25,7 @@ SHIPPED = (
     "plugins/gan/classifier.safetensors",
     "plugins/vae/default.safetensors",
     "plugins/text/default",
+    "plugins/diffusion/default",
     "examples/aigc-markov/aigc_markov/default.safetensors",
 )
 

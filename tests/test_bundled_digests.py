@@ -20,6 +20,7 @@ from conftest import cli, env_for, write_module
 from aigc.core.artifacts import digest_file, sha256_of, shipped_sha256, verify_shipped
 from aigc.core.catalog import bundled_path
 from aigc.core.errors import ArtifactCorrupt
+from aigc.plugins.diffusion import DiffusionPlugin
 from aigc.plugins.gan import GanPlugin
 from aigc.plugins.text import TextPlugin
 from aigc.plugins.vae import VaePlugin
@@ -47,7 +48,7 @@ def test_every_shipped_model_carries_a_digest_that_matches_it():
     shipped = {ROOT / name for name in script.SHIPPED}
     # The script's list misses no bundled model of a built-in plugin, no checkpoint in a plugin's package
     # and no example's bundled model.
-    built_in = {bundled_path(plugin) for plugin in (GanPlugin, VaePlugin, TextPlugin)}
+    built_in = {bundled_path(plugin) for plugin in (GanPlugin, VaePlugin, TextPlugin, DiffusionPlugin)}
     checkpoints = set(PLUGINS.glob("*/*.safetensors")) | set(ROOT.glob("examples/*/*/*.safetensors"))
     assert built_in | checkpoints <= shipped
     for path in shipped:

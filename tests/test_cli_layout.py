@@ -102,7 +102,7 @@ def test_jobs_models_config_and_workers_fit_80_columns(sqlite_settings):
     assert jobs[0].split() == ["id", "status", "plugin", "kind", "progress", "attempts", "worker", "created"]
     assert len(jobs) == 5 and all(len(row) == 1 for row in rows_of(jobs))
     models = at_80(sqlite_settings, "models")
-    assert all(len(row) <= 2 for row in rows_of(models)) and len(rows_of(models)) == 4  # 1 trained, 3 bundled
+    assert all(len(row) <= 2 for row in rows_of(models)) and len(rows_of(models)) == 5  # 1 trained, 4 bundled
     config = at_80(sqlite_settings, "config")
     assert config[0].split()[:2] == ["variable", "from"]
     assert {row[0].split()[0] for row in rows_of(config)} >= {"AIGC_DATABASE_URL", "AIGC_SERVER_URL", "AIGC_PREVIEW"}

@@ -20,6 +20,7 @@ from aigc.core.provenance import unlabelled
 from aigc.core.runner import run_job as run_attempt
 from aigc.core.testing import JobOutcome, outcome_of, run_job, submit, temporary_settings
 from aigc.plugins.datasets.mnist import load_mnist, write_idx
+from aigc.plugins.diffusion.params import DEFAULT_GUIDANCE
 
 DIGITS, HOLDOUT = 256, 64
 TINY = {"channels": 4, "batch_size": 64, "train_timesteps": 50, "holdout": HOLDOUT, "seed": 11}
@@ -156,7 +157,7 @@ def test_generate_is_reproducible_with_each_digits_seed_in_its_png(trained: Trai
         text = read_png_text(result.data)
         assert int(text["seed"]) == 5 + index == result.seed == result.meta["seed"]
         assert text["index"] == str(index) and text["model"] == model_id and text["plugin"] == "diffusion"
-        assert text["steps"] == "3" and float(text["guidance"]) == 1.0
+        assert text["steps"] == "3" and float(text["guidance"]) == DEFAULT_GUIDANCE
         assert 0 <= int(text["digit"]) <= 9
         assert pixels(result.data).shape == (28, 28)
     assert len({r.meta["digit"] for r in first.items}) > 1
@@ -183,12 +184,12 @@ def test_progress_is_reported_per_denoising_step_and_a_cancel_stops_sampling(tra
     from aigc.core.store import Store
 
     settings = trained.outcome.settings
-    job_id = submit(settings, "diffusion", "generate", {"n": 600, "seed": 1, "steps": 4})
+    job_id = submit(settings, "diffusion", "generate", {"n": 150, "seed": 1, "steps": 4})
     reports: list[tuple[float, float, object]] = []
 
     def record(report: object) -> None:
         reports.append((report.done, report.total, report.info.get("step")))
-        if report.done == 5:  # the first step of the second batch of 500: cancel
+        if report.done == 5:  # the first step of the second batch of 100: cancel
             cancel_job(Store(settings), job_id)
 
     assert run_attempt(job_id, settings=settings, on_progress=record) == "cancelled"
@@ -242,12 +243,46 @@ def test_a_folder_that_does_not_fit_is_refused_in_one_line(trained: Trained, tmp
     assert error.startswith(f"pipeline {tmp_path / 'nowhere'}: no such") and "\n" not in error
 
 
+def test_an_unconditional_folder_samples_unguided_and_refuses_a_digit_or_guidance(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """A plain diffusers DDPM UNet (no class embedding): the default guidance falls back to 1 for it."""
+    from diffusers import UNet2DModel
+
+    UNet2DModel(
+        sample_size=28,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(4, 8),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=4,
+        layers_per_block=1,
+    ).save_pretrained(tmp_path / "plain")
+    folder = str(tmp_path / "plain")
+    plain = job(trained, "generate", {"n": 2, "seed": 1, "pipeline": folder, **FEW})
+    assert plain.job.status == "succeeded", plain.job.error
+    assert {r.meta["guidance"] for r in plain.items} == {1.0} and "digit" not in plain.items[0].meta
+    guided = job(trained, "generate", {"n": 2, "pipeline": folder, "guidance": 2.0, **FEW})
+    assert guided.job.error == f"pipeline {folder} has no null class to guide against; use guidance=1"
+    asked = job(trained, "generate", {"n": 2, "pipeline": folder, "digit": 3, **FEW})
+    assert asked.job.error == f"pipeline {folder} is unconditional: it cannot be asked for digit 3"
+    assert guided.results == asked.results == []
+
+
 @pytest.mark.parametrize(
     "bad", [{"n": 0}, {"n": 10_001}, {"digit": 10}, {"steps": 0}, {"guidance": -1}, {"guidance": 21}, {"nope": 1}]
 )
 def test_bad_generate_params_are_refused_before_the_job_is_stored(trained: Trained, bad: dict[str, object]) -> None:
     with pytest.raises(InvalidParams):
         submit(trained.outcome.settings, "diffusion", "generate", bad)
+
+
+def test_bundled_default_generates_on_a_fresh_store(tmp_path: Path) -> None:
+    outcome = run_job("diffusion", "generate", {"n": 4, "seed": 1, "digit": 7}, tmp_path)
+    assert outcome.job.status == "succeeded", outcome.job.error
+    assert {r.meta["model"] for r in outcome.items} == {"default"}
+    assert len(outcome.items) == 4 and outcome.results[-1].role == "grid"
 
 
 # -- evaluate ----------------------------------------------------------------------------------
@@ -276,6 +311,17 @@ def test_evaluate_scores_with_the_gans_code(trained: Trained) -> None:
 def test_evaluate_refuses_a_holdout_as_large_as_the_data(trained: Trained) -> None:
     error = refused_job(trained, "evaluate", {"data": str(trained.folder), "holdout": DIGITS})
     assert error == "holdout 256 leaves none of the 256 digits for the real sample"
+
+
+def test_bundled_default_meets_its_quality_targets_on_500_digits(tmp_path: Path, mnist_dir: Path) -> None:
+    """Scored against digits it never trained on (the test subset is MNIST digits 6,000-7,999; the default
+    trained on the first 6,000), at the default steps and guidance."""
+    params = {"data": str(mnist_dir), "samples": 500, "holdout": 1000, "seed": 0}
+    outcome = run_job("diffusion", "evaluate", params, tmp_path)
+    assert outcome.job.status == "succeeded", outcome.job.error
+    summary = outcome.summary
+    assert summary["model"] == "default"
+    assert summary["confident"] >= 0.9 and summary["coverage"] >= 0.97 and summary["digit_accuracy"] >= 0.9
 
 
 # -- the CLI and a worker ----------------------------------------------------------------------

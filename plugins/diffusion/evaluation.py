@@ -14,7 +14,7 @@ from aigc.plugins.datasets.digit_quality import digit_quality
 from aigc.plugins.datasets.holdout import check_holdout
 from aigc.plugins.datasets.mnist import load_mnist, split
 from aigc.plugins.diffusion.data import to_pixels
-from aigc.plugins.diffusion.generation import BATCH, check_request
+from aigc.plugins.diffusion.generation import BATCH, guidance_for
 from aigc.plugins.diffusion.networks import load_model
 from aigc.plugins.diffusion.params import EvaluateParams
 from aigc.plugins.diffusion.sampling import denoise, draw_noise
@@ -28,7 +28,7 @@ def evaluate(ctx: JobContext, params: EvaluateParams) -> None:
     real = rest.images[np.sort(rng.choice(len(rest), min(params.samples, len(rest)), replace=False))]
 
     diffusion, model = load_model(ctx, params.model)
-    check_request(diffusion, f"model {model.id}", None, params.guidance)
+    guidance = guidance_for(diffusion, f"model {model.id}", None, params.guidance)
     batches, digits = [], []
     total = -(-params.samples // BATCH) * params.steps + 1
     for b, start in enumerate(range(0, params.samples, BATCH)):
@@ -37,14 +37,12 @@ def evaluate(ctx: JobContext, params: EvaluateParams) -> None:
         def report(k: int, b: int = b) -> None:
             ctx.progress(b * params.steps + k, total, stage="generating")
 
-        images = denoise(
-            diffusion, noise, steps=params.steps, guidance=params.guidance, device=ctx.device, on_step=report
-        )
+        images = denoise(diffusion, noise, steps=params.steps, guidance=guidance, device=ctx.device, on_step=report)
         batches.append(to_pixels(images))
         digits.append(noise.digits)
     fake = np.concatenate(batches)
 
     asked = np.concatenate(digits) if diffusion.conditional else None
     quality = digit_quality(fake, real, reference.images, ctx.device, asked=asked, reference_labels=reference.labels)
-    ctx.set_summary(model=model.id, steps=params.steps, guidance=params.guidance, **quality)
+    ctx.set_summary(model=model.id, steps=params.steps, guidance=guidance, **quality)
     ctx.progress(total, total, stage="scored")
