@@ -215,19 +215,25 @@ def test_a_local_diffusers_folder_is_sampled_when_it_fits(trained: Trained, tmp_
         submit(trained.outcome.settings, "diffusion", "generate", {"model": "1", "pipeline": str(tmp_path)})
 
 
-def test_a_folder_that_does_not_fit_is_refused_in_one_line(trained: Trained, tmp_path: Path) -> None:
+def plain_unet_folder(folder: Path, size: int, channels: int, widths: tuple[int, int]) -> Path:
+    """A bare diffusers UNet folder (no class embedding), as any diffusers user might have one."""
     from diffusers import UNet2DModel
 
     UNet2DModel(
-        sample_size=32,
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=(8, 8),
+        sample_size=size,
+        in_channels=channels,
+        out_channels=channels,
+        block_out_channels=widths,
         down_block_types=("DownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "UpBlock2D"),
         norm_num_groups=4,
         layers_per_block=1,
-    ).save_pretrained(tmp_path / "rgb")
+    ).save_pretrained(folder)
+    return folder
+
+
+def test_a_folder_that_does_not_fit_is_refused_in_one_line(trained: Trained, tmp_path: Path) -> None:
+    plain_unet_folder(tmp_path / "rgb", size=32, channels=3, widths=(8, 8))
     outcome = job(trained, "generate", {"n": 2, "pipeline": str(tmp_path / "rgb")})
     assert outcome.job.status == "failed" and outcome.results == []
     assert outcome.job.error == (
@@ -247,19 +253,7 @@ def test_an_unconditional_folder_samples_unguided_and_refuses_a_digit_or_guidanc
     trained: Trained, tmp_path: Path
 ) -> None:
     """A plain diffusers DDPM UNet (no class embedding): the default guidance falls back to 1 for it."""
-    from diffusers import UNet2DModel
-
-    UNet2DModel(
-        sample_size=28,
-        in_channels=1,
-        out_channels=1,
-        block_out_channels=(4, 8),
-        down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"),
-        norm_num_groups=4,
-        layers_per_block=1,
-    ).save_pretrained(tmp_path / "plain")
-    folder = str(tmp_path / "plain")
+    folder = str(plain_unet_folder(tmp_path / "plain", size=28, channels=1, widths=(4, 8)))
     plain = job(trained, "generate", {"n": 2, "seed": 1, "pipeline": folder, **FEW})
     assert plain.job.status == "succeeded", plain.job.error
     assert {r.meta["guidance"] for r in plain.items} == {1.0} and "digit" not in plain.items[0].meta
