@@ -263,7 +263,8 @@ def train_checks(check: Check) -> None:
                         bare = bare_gan(gan_x, labels, 64, steps, device, precision)
                     elif plugin == "vae":
                         # jitter=0: the bare loop does not augment, so both do the same work.
-                        params = {"epochs": s.vae_epochs, "data": str(digits), "holdout": 0, "score_every": 1000}
+                        params = {"epochs": s.vae_epochs, "data": str(digits), "test": 0, "holdout": 0}
+                        params["score_every"] = 1000
                         params["jitter"] = 0
                         outcome = run_job("vae", "train", params | common, check.work / name)
                         metric, unit = "train/images_per_s", "img/s"

@@ -68,7 +68,8 @@ def main() -> None:
             vae = run_job(
                 "vae",
                 "train",
-                {"epochs": args.epochs, "data": data, "holdout": args.holdout, "score_every": args.epochs} | common,
+                {"epochs": args.epochs, "data": data, "test": 0, "holdout": args.holdout, "score_every": args.epochs}
+                | common,
                 root / f"vae-{precision}-{seed}",
             )
             assert vae.job.status == "succeeded", vae.job.error

@@ -47,8 +47,15 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """An MNIST folder of 2,000 labelled digits (IDX, gzip) that no bundled model trained on."""
+    """An MNIST folder of 2,000 labelled digits (IDX, gzip) that the classifier, GAN and diffusion defaults
+    never trained on (the VAE's did: its test digits are `vae_test_digits`)."""
     return TEST_DATA / "mnist"
+
+
+@pytest.fixture(scope="session")
+def vae_test_digits() -> Path:
+    """The bundled VAE's test split: the first 1,000 shared digits (an images IDX file, gzip)."""
+    return TEST_DATA / "mnist-first-1000-idx3-ubyte.gz"
 
 
 @pytest.fixture(scope="session")

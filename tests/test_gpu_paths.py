@@ -69,7 +69,15 @@ def test_precision_is_recorded_in_the_job_and_the_model(plugin: str, gan_digits:
     if plugin == "gan":
         params = {**TINY_GAN, "calibrate": False}
     else:
-        params = {"epochs": 1, "batch_size": 64, "holdout": 64, "channels": 4, "hidden": 16, "latent_size": 4}
+        params = {
+            "epochs": 1,
+            "batch_size": 64,
+            "test": 0,
+            "holdout": 64,
+            "channels": 4,
+            "hidden": 16,
+            "latent_size": 4,
+        }
     trained = run_job(plugin, "train", {**params, "data": str(gan_digits), "precision": "bf16"}, tmp_path)
     assert trained.job.status == "succeeded", trained.job.error
     assert trained.summary["precision"] == "bf16"

@@ -81,7 +81,8 @@ def test_what_the_embedded_run_would_trip_on_is_refused_at_submit(sqlite_setting
         ),
         (
             ["submit", "train", "--plugin", "vae", "-p", f"data={mnist_dir}", "-p", "holdout=5000"],
-            f"error: holdout=5000 leaves nothing to train on: {mnist_dir} holds 2000 digits; use holdout 0..1999",
+            f"error: test=1000 and holdout=5000 leave nothing to train on: {mnist_dir} holds 2000 digits; "
+            "use test + holdout of at most 1999",
         ),
         (
             ["submit", "evaluate", "--plugin", "gan", "-p", f"data={mnist_dir}", "-p", "holdout=2000"],

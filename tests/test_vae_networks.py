@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from aigc.plugins.vae.networks import VAE, VaeConfig, importance_weighted_nll, loss_terms
@@ -46,6 +47,16 @@ def test_importance_weighted_bound_tightens_with_more_samples() -> None:
     assert many < one  # a k-sample bound is tighter than the single-sample ELBO estimate
 
 
-def test_config_is_read_back_from_weight_shapes() -> None:
-    config = VaeConfig(latent_size=7, channels=8, hidden=24)
+@pytest.mark.parametrize("blocks", [0, 1, 3])
+def test_config_is_read_back_from_weight_shapes(blocks: int) -> None:
+    config = VaeConfig(latent_size=7, channels=8, hidden=24, blocks=blocks)
     assert VaeConfig.from_state_dict(VAE(config).state_dict()) == config
+
+
+def test_a_decoder_without_blocks_is_the_first_models_mirror_image() -> None:
+    """Models saved before the residual blocks existed (blocks = 0) load and decode unchanged."""
+    state = VAE(VaeConfig(latent_size=3, channels=4, hidden=16, blocks=0)).state_dict()
+    assert {name for name in state if name.startswith("decoder.")} == {
+        f"decoder.{layer}.{kind}" for layer in ("fc1", "fc2", "deconv1", "deconv2") for kind in ("weight", "bias")
+    }
+    assert state["decoder.deconv2.weight"].shape == (4, 1, 4, 4)

@@ -220,11 +220,13 @@ def split(data: MnistData, holdout: int) -> tuple[MnistData, MnistData]:
     if not 0 < holdout < len(data):
         raise UsageError(f"cannot hold out {holdout} of {len(data)} digits; expected 1..{len(data) - 1}")
     cut = len(data) - holdout
+    return subset(data, 0, cut), subset(data, cut, len(data))
 
-    def part(s: slice) -> MnistData:
-        return MnistData(data.images[s], None if data.labels is None else data.labels[s], data.source)
 
-    return part(slice(None, cut)), part(slice(cut, None))
+def subset(data: MnistData, start: int, stop: int) -> MnistData:
+    """Digits start..stop-1 (views, not copies), with their labels if data has them."""
+    part = slice(start, stop)
+    return MnistData(data.images[part], None if data.labels is None else data.labels[part], data.source)
 
 
 # -- the cache and the download ------------------------------------------------------------------

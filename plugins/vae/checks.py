@@ -1,4 +1,4 @@
-"""What a VAE job needs of the machine that runs it: digits at `data`, enough of them for `holdout`,
+"""What a VAE job needs of the machine that runs it: digits at `data`, enough of them for `test` + `holdout`,
 `start`/`n` (reconstruct) and `a`/`b` (interpolate).
 
 Run before each attempt (and before an embedded job is stored) through `VaePlugin.check`; numpy only.
@@ -23,7 +23,7 @@ def check(kind: JobKind, params: JobParams) -> None:
         return
     source = Path(params.data).expanduser() if params.data else cache_dir()
     if isinstance(params, TrainParams):
-        check_holdout(params.holdout, count, source)
+        check_split(params.test, params.holdout, count, source)
     elif isinstance(params, GenerateParams) and params.mode == "reconstruct":
         check_indices(count, source, params.start, params.n, "reconstruct")
     elif isinstance(params, GenerateParams):
@@ -31,10 +31,12 @@ def check(kind: JobKind, params: JobParams) -> None:
             check_indices(count, source, index or 0, 1, f"interpolate {name}")
 
 
-def check_holdout(holdout: int, size: int, source: Path) -> None:
-    if holdout >= size:
+def check_split(test: int, holdout: int, size: int, source: Path) -> None:
+    """Train reads the digits between the first `test` and the last `holdout`: there must be some."""
+    if test + holdout >= size:
         raise UsageError(
-            f"holdout={holdout} leaves nothing to train on: {source} holds {size} digits; use holdout 0..{size - 1}"
+            f"test={test} and holdout={holdout} leave nothing to train on: {source} holds {size} digits; "
+            f"use test + holdout of at most {size - 1}"
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from aigc.core.plugin_api import JobContext
-from aigc.plugins.datasets.mnist import split
+from aigc.plugins.datasets.mnist import subset
 from aigc.plugins.vae.data import load_digits, to_tensor
 from aigc.plugins.vae.networks import importance_weighted_nll, load_model, loss_terms
 from aigc.plugins.vae.params import EvaluateParams
@@ -17,10 +17,8 @@ SAMPLES_PER_CHUNK = 4000  # digits x importance samples decoded at once: bounds 
 def evaluate(ctx: JobContext, params: EvaluateParams) -> None:
     model, loaded = load_model(ctx, params.model)
     data = load_digits(params.data)
-    first = 0
-    if 0 < params.holdout < len(data):
-        first = len(data) - params.holdout
-        data = split(data, params.holdout)[1]
+    first, stop = scored_range(params, len(data))
+    data = subset(data, first, stop)
     x = to_tensor(data.images, ctx.device)
     latent = model.config.latent_size
 
@@ -46,7 +44,17 @@ def evaluate(ctx: JobContext, params: EvaluateParams) -> None:
         iw_nll=nll_sum / n,
         iw_k=params.k,
         digits=n,
+        split=params.split,
         first_index=first,
         data=str(data.source),
         model=loaded.id,
     )
+
+
+def scored_range(params: EvaluateParams, size: int) -> tuple[int, int]:
+    """(first, stop) of the digits a split scores: train's test or validation part, or all of them."""
+    if params.split == "test" and params.test < size:
+        return 0, params.test
+    if params.split == "validation" and params.holdout < size:
+        return size - params.holdout, size
+    return 0, size

@@ -21,7 +21,9 @@ from aigc.plugins.vae.sampling import prior_latent, prior_latents
 
 GRID_COLUMNS = 8
 GRID_MAX = 1024  # a sample job's contact sheet shows its first 1,024 digits
-BATCH = 1000  # digits per decoder forward
+# Digits per decoder forward: 100 keeps the 28x28 feature maps in cache (1,000 at once took 1.7x as
+# long per digit on one CPU thread).
+BATCH = 100
 # Digits written to the store together (with a checkpoint, so a resumed attempt continues after them):
 # a job of any n holds at most this many PNGs in memory.
 STORE_EVERY = 5000
@@ -43,20 +45,28 @@ def generate(ctx: JobContext, params: GenerateParams) -> None:
 
 def sample(ctx: JobContext, model: VAE, params: GenerateParams, meta: dict[str, Any]) -> None:
     """n digits from the prior, decoded BATCH at a time and stored STORE_EVERY at a time."""
-    latent = model.config.latent_size
     state = ctx.load_checkpoint()  # a resumed attempt continues after the digits already stored
     first = int(state["done"]) if state else 0
+    shown = min(params.n, GRID_MAX)
+    # The grid's digits, kept as they are made (784 bytes each); a resumed attempt decodes them again.
+    grid = [decode_prior(ctx, model, 0, shown)] if first else []
     for start in range(first, params.n, BATCH):
         count = min(BATCH, params.n - start)
-        pixels = to_pixels(model.decode(prior_latents(ctx.seed, count, latent, start).to(ctx.device)))
+        pixels = decode_prior(ctx, model, start, count)
+        if start < shown:
+            grid.append(pixels[: shown - start])
         items = [{"index": i, "seed": item_seed(ctx.seed, i)} for i in range(start, start + count)]
         add_items(ctx, pixels, items, meta, done=start, total=params.n)
         done = start + count
         if done % STORE_EVERY == 0 and done < params.n:
             ctx.save_checkpoint({"done": done})  # commits the digits so far: memory stays flat in n
-    shown = min(params.n, GRID_MAX)  # decoded again: cheaper than keeping them
-    pixels = to_pixels(model.decode(prior_latents(ctx.seed, shown, latent).to(ctx.device)))
-    add_grid(ctx, contact_sheet(pixels, min(params.n, GRID_COLUMNS)), {**meta, "n": params.n})
+    add_grid(ctx, contact_sheet(np.concatenate(grid), min(params.n, GRID_COLUMNS)), {**meta, "n": params.n})
+
+
+def decode_prior(ctx: JobContext, model: VAE, start: int, count: int) -> np.ndarray:
+    """Pixels (count, 28, 28) of digits start..start+count-1 of the job's seed, BATCH per forward."""
+    latents = prior_latents(ctx.seed, count, model.config.latent_size, start).to(ctx.device)
+    return np.concatenate([to_pixels(model.decode(chunk)) for chunk in latents.split(BATCH)])
 
 
 def reconstruct(ctx: JobContext, model: VAE, params: GenerateParams, meta: dict[str, Any]) -> None:

@@ -23,7 +23,10 @@ class TrainParams(JobParams):
     )
     latent_size: int = Field(default=16, ge=1, le=256, description="dimensions of the latent code z")
     channels: int = Field(default=32, ge=4, le=256, description="width of the first conv layer (the second is 2x)")
-    hidden: int = Field(default=176, ge=8, le=2048, description="width of the fully connected layer around z")
+    hidden: int = Field(default=352, ge=8, le=2048, description="width of the fully connected layer around z")
+    blocks: int = Field(
+        default=1, ge=0, le=8, description="residual conv blocks the decoder adds at 14x14 and at 28x28 (0: none)"
+    )
     beta: float = Field(default=1.0, ge=0, le=100, description="weight of the KL term (1 = the plain ELBO)")
     warmup: float = Field(
         default=5, ge=0, le=1000, description="epochs over which the KL weight rises from 0 to beta (0: none)"
@@ -32,7 +35,12 @@ class TrainParams(JobParams):
         default=0.5, ge=0, le=1, description="chance that a training digit is moved by up to 1 pixel each draw"
     )
     data: DataPath | None = Field(default=None, description=DATA_HELP)
-    holdout: int = Field(default=1000, ge=0, description="the last N digits of the data are never trained on")
+    test: int = Field(
+        default=1000, ge=0, description="the first N digits of the data are the test split: train never uses them"
+    )
+    holdout: int = Field(
+        default=1000, ge=0, description="the last N digits are the validation split: scored, never trained on"
+    )
     score_every: int = Field(
         default=5, ge=1, le=1000, description="epochs between scores of the held-out digits (and always the last)"
     )
@@ -90,11 +98,28 @@ class GenerateParams(ModelParams):
         return self
 
 
+# Which size param each evaluate split reads; giving the other is an error rather than silently ignored.
+SPLIT_ARGS: dict[str, set[str]] = {"test": {"test"}, "validation": {"holdout"}, "all": set()}
+
+
 class EvaluateParams(ModelParams):
     data: DataPath | None = Field(default=None, description=DATA_HELP)
-    holdout: int = Field(
-        default=1000,
-        ge=0,
-        description="score the last N digits of data, the part train holds out (0, or fewer digits in data: all)",
+    split: Literal["test", "validation", "all"] = Field(
+        default="test",
+        description="test: the first `test` digits of data (train never uses them); validation: the last "
+        "`holdout` (train scores them); all: every digit. A file of that many digits or fewer is scored whole",
     )
+    test: int = Field(default=1000, ge=1, description="split=test: the first N digits, as train's test")
+    holdout: int = Field(default=1000, ge=1, description="split=validation: the last N digits, as train's holdout")
     k: int = Field(default=100, ge=1, le=10000, description="importance samples per digit for the NLL estimate")
+
+    @model_validator(mode="after")
+    def _sizes_fit_split(self) -> EvaluateParams:
+        fields = type(self).model_fields
+        given = {name for name in ("test", "holdout") if getattr(self, name) != fields[name].default}
+        if extra := sorted(given - SPLIT_ARGS[self.split]):
+            raise ValueError(
+                f"{', '.join(extra)} not used by split={self.split}; test goes with split=test, "
+                "holdout with split=validation"
+            )
+        return self

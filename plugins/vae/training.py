@@ -24,8 +24,8 @@ from aigc.core.plugin_api import (
     place_data,
     to_device,
 )
-from aigc.plugins.datasets.mnist import split
-from aigc.plugins.vae.checks import check_holdout
+from aigc.plugins.datasets.mnist import subset
+from aigc.plugins.vae.checks import check_split
 from aigc.plugins.vae.data import load_digits, paired_rows, to_pixels, to_tensor
 from aigc.plugins.vae.networks import VAE, VaeConfig, loss_terms
 from aigc.plugins.vae.params import TrainParams
@@ -74,13 +74,16 @@ class Run:
 def train(ctx: JobContext, params: TrainParams) -> None:
     device = ctx.device
     data = load_digits(params.data)
-    check_holdout(params.holdout, len(data), data.source)  # checked before the job too, unless data is the cache
-    train_set, held = split(data, params.holdout) if params.holdout else (data, None)
+    check_split(params.test, params.holdout, len(data), data.source)  # checked before the job too, unless cached
+    # [test | train | validation]: the test digits are never used here, so no choice made on a run's scores
+    # can have seen them.
+    cut = len(data) - params.holdout
+    train_set, held = subset(data, params.test, cut), (subset(data, cut, len(data)) if params.holdout else None)
     # On the device once if they fit there (`place_data`), else in pinned memory, copied batch by batch.
     x_train = place_data(to_tensor(train_set.images, "cpu"), device)
     x_held = to_tensor(held.images, device) if held is not None else None
 
-    config = VaeConfig(params.latent_size, params.channels, params.hidden)
+    config = VaeConfig(params.latent_size, params.channels, params.hidden, params.blocks)
     torch.manual_seed(ctx.seed)  # the initial weights
     model = VAE(config).to(device)
     run = Run(
@@ -121,7 +124,7 @@ def train(ctx: JobContext, params: TrainParams) -> None:
         },
         metrics=run.scores,
     )
-    ctx.set_summary(**run.scores, digits_trained=len(x_train), digits_held_out=params.holdout)
+    ctx.set_summary(**run.scores, digits_trained=len(x_train), digits_held_out=params.holdout, digits_test=params.test)
 
 
 def train_epoch(ctx: JobContext, params: TrainParams, run: Run, x: Tensor) -> float:
