@@ -1,6 +1,6 @@
-"""The options and settings of sweeps, dependencies, operations and GPU workers refuse bad values the
-same way as the rest of the CLI: one line naming the value and what is accepted, exit code 2, and
-nothing stored."""
+"""The options and settings of sweeps, dependencies, operations and GPU workers, and the vae plugin's split
+and size params, refuse bad values the same way as the rest of the CLI: one line naming the value and what
+is accepted, exit code 2, and nothing stored."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ CASES = [
     (("sweep", "generate", "--plugin", "toy", "-p", "n=1,2", "--then", "nothing"), {}, "got 'nothing'"),
     (("submit", "generate", "--plugin", "toy"), {"AIGC_MODEL_CACHE": "lots"}, "AIGC_MODEL_CACHE='lots' is not valid"),
     (("tokens", "create", "bad name"), {}, "token name 'bad name' is not valid"),
+    (("submit", "train", "--plugin", "vae", "-p", "blocks=9"), {}, "invalid param 'blocks' for vae train"),
+    (("submit", "train", "--plugin", "vae", "-p", "test=-1"), {}, "invalid param 'test' for vae train"),
+    (("submit", "evaluate", "--plugin", "vae", "-p", "split=train"), {}, "invalid param 'split' for vae evaluate"),
+    (("submit", "evaluate", "--plugin", "vae", "-p", "holdout=5"), {}, "holdout not used by split=test"),
+    (("submit", "evaluate", "--plugin", "vae", "-p", "split=all", "-p", "test=3"), {}, "test not used by split=all"),
 ]
 
 
