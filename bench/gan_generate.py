@@ -5,11 +5,16 @@ model, interpreter start-up, torch import, and storing 10,001 PNG results all co
 that the store holds them. The phase breakdown is measured in-process on the same model.
 
     python bench/gan_generate.py [--n 10000] [--repeats 3]
+    git worktree add /tmp/before HEAD~1 && python bench/gan_generate.py --against-code /tmp/before
+
+With `--against-code CHECKOUT`, that checkout's code and bundled model run the same command in
+alternating rounds with ours, so load on the machine hits both; the ratio of their medians is the figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import time
@@ -30,7 +35,7 @@ def phases(n: int, seed: int) -> dict[str, float]:
     from aigc.core.plugin_api import encode_grey_png, load_tensors
     from aigc.plugins.gan import GanPlugin
     from aigc.plugins.gan.generation import BATCH, one_cpu_thread
-    from aigc.plugins.gan.networks import GanConfig, Generator
+    from aigc.plugins.gan.networks import GanConfig, Generator, fold_batch_norm
     from aigc.plugins.gan.sampling import draw_latents, render
 
     # The bundled file read as `gan.networks.load_model` reads a model (its config is in the metadata).
@@ -40,7 +45,7 @@ def phases(n: int, seed: int) -> dict[str, float]:
     config, prior = GanConfig.from_dict(values), values.get("digit_prior")
     generator = Generator(config)
     generator.load_state_dict(tensors)
-    generator = generator.to("cpu", memory_format=torch.channels_last).eval()
+    generator = fold_batch_norm(generator.eval()).to("cpu", memory_format=torch.channels_last)
     times = {"latents": 0.0, "generator": 0.0, "png": 0.0}
     for start in range(0, n, BATCH):
         t0 = time.perf_counter()
@@ -64,7 +69,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--against-code", type=Path, help="a checkout (worktree) whose generate ours is timed against")
     args = parser.parse_args()
+    if args.against_code:
+        ours, theirs = [], []
+        for _ in range(args.repeats):
+            ours.append(generate_seconds("gan", args.n, seed=1))
+            theirs.append(generate_seconds("gan", args.n, seed=1, code=args.against_code))
+        print(
+            f"this checkout: {' / '.join(f'{s:.2f}' for s in ours)} s; {args.against_code}: "
+            f"{' / '.join(f'{s:.2f}' for s in theirs)} s"
+        )
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        print(f"ratio of medians, this checkout / {args.against_code}: {ratio:.3f} (target ≤ 1.10)")
+        return
 
     walls = [generate_seconds("gan", args.n, seed=1) for _ in range(args.repeats)]
     for i, wall in enumerate(walls, 1):

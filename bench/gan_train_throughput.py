@@ -73,7 +73,7 @@ def main() -> None:
     images = torch.from_numpy(train.images).unsqueeze(1).float().div(127.5).sub(1.0)
     labels = torch.from_numpy(train.labels.astype("int64"))
     defaults = TrainParams()
-    config = GanConfig(defaults.latent_size, defaults.g_channels, defaults.d_channels, num_classes=10)
+    config = GanConfig(defaults.latent_size, defaults.g_channels, defaults.d_channels, 10, int(defaults.refine))
     params = {"epochs": args.epochs, "batch_size": args.batch_size, "data": str(args.data), "holdout": holdout}
     params |= {"seed": 1, "device": "cpu", "calibrate": False}
     seen = args.epochs * (len(images) // args.batch_size) * args.batch_size

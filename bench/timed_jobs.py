@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from aigc.core.testing import run_job
@@ -26,11 +28,27 @@ def train_job_rates(plugin: str, params: dict[str, object], images: int) -> tupl
     return images / wall, in_loop
 
 
-def generate_seconds(plugin: str, n: int, seed: int) -> float:
+@contextmanager
+def code_of(checkout: Path | None) -> Iterator[dict[str, str]]:
+    """The environment that runs `checkout`'s aigc package (a worktree of an earlier commit, say) in a
+    child process: the import package aigc, as pyproject's package-dir maps the four folders. None: ours."""
+    env = dict(os.environ)
+    if checkout is None:
+        yield env
+        return
+    with tempfile.TemporaryDirectory() as tree:
+        (Path(tree) / "aigc").mkdir()
+        for part in ("core", "plugins", "worker", "cli"):
+            (Path(tree) / "aigc" / part).symlink_to(checkout.resolve() / part)
+        yield env | {"PYTHONPATH": tree}
+
+
+def generate_seconds(plugin: str, n: int, seed: int, code: Path | None = None) -> float:
     """Wall seconds of `aigc submit generate --plugin PLUGIN -p n=N` in a fresh process and store (the
-    bundled model's load, start-up, torch import and storing every PNG count); checks they were stored."""
-    with tempfile.TemporaryDirectory() as scratch:
-        env = dict(os.environ, AIGC_HOME=scratch, AIGC_DATABASE_URL=f"sqlite:///{scratch}/aigc.db")
+    bundled model's load, start-up, torch import and storing every PNG count); checks they were stored.
+    With `code`, that checkout's aigc runs (and its bundled model)."""
+    with tempfile.TemporaryDirectory() as scratch, code_of(code) as env:
+        env |= {"AIGC_HOME": scratch, "AIGC_DATABASE_URL": f"sqlite:///{scratch}/aigc.db"}
         env |= {"AIGC_ARTIFACTS": f"{scratch}/artifacts"}
         env.pop("AIGC_BROKER_URL", None)
         # The store is created first (as `aigc` would on a first run) so the timing is of the job.

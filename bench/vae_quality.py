@@ -26,10 +26,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timed_jobs import code_of  # noqa: E402
 
 SHARED = Path(os.environ.get("AIGC_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 TARGET_NEG_ELBO = 95.0
@@ -39,13 +41,7 @@ KEYS = ("neg_elbo", "bce", "kl", "iw_nll")
 def aigc(*args: str, code: Path | None = None) -> dict[str, Any]:
     """One `aigc ... --json` command in a fresh process (on `code`'s aigc package if given); its printed
     job, which must have succeeded."""
-    env = dict(os.environ)
-    with tempfile.TemporaryDirectory() as tree:
-        if code is not None:  # the import package aigc, as pyproject's package-dir maps the four folders
-            (Path(tree) / "aigc").mkdir()
-            for part in ("core", "plugins", "worker", "cli"):
-                (Path(tree) / "aigc" / part).symlink_to(code.resolve() / part)
-            env["PYTHONPATH"] = tree
+    with code_of(code) as env:
         command = [sys.executable, "-m", "aigc.cli", *args, "--json"]
         done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:

@@ -155,6 +155,21 @@ def test_generate_is_reproducible_with_each_digits_seed_in_its_png(trained: Trai
     assert alone.items[0].meta["digit"] == first.items[7].meta["digit"]
 
 
+def test_the_contact_sheet_shows_the_first_digits_as_stored(trained: Trained) -> None:
+    """The sheet is the first 256 digits as stored, gathered across the generator's batches."""
+    import numpy as np
+
+    from aigc.core.images import contact_sheet
+    from aigc.plugins.gan.generation import BATCH, GRID_MAX
+
+    outcome = job(trained, "generate", {"n": GRID_MAX + BATCH // 2, "seed": 4})
+    assert outcome.job.status == "succeeded", outcome.job.error
+    shown = np.stack([pixels(r.data) for r in outcome.items[:GRID_MAX]])
+    grid = outcome.results[-1]
+    assert grid.role == "grid" and grid.meta["count"] == GRID_MAX
+    assert np.array_equal(pixels(grid.data), contact_sheet(shown))
+
+
 def test_digit_is_a_prefix_of_a_larger_run(trained: Trained) -> None:
     small = job(trained, "generate", {"n": 3, "seed": 9, "digit": 7, "temperature": 0.5})
     large = job(trained, "generate", {"n": 30, "seed": 9, "digit": 7, "temperature": 0.5})

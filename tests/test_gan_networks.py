@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from aigc.plugins.gan.networks import Discriminator, GanConfig, Generator, build, init_weights
+from aigc.plugins.gan.networks import Discriminator, GanConfig, Generator, build, fold_batch_norm, init_weights
 from aigc.plugins.gan.params import TrainParams
 from aigc.plugins.gan.training import DcganStep, recalibrate_batch_norm, update_average
 
@@ -16,14 +16,39 @@ SMALL = GanConfig(latent_size=8, g_channels=8, d_channels=8)
 
 
 @pytest.mark.parametrize("classes", [10, 0])
-def test_shapes_and_ranges(classes: int) -> None:
-    config = GanConfig(latent_size=8, g_channels=8, d_channels=8, num_classes=classes)
+@pytest.mark.parametrize("refine", [1, 0])
+def test_shapes_and_ranges(classes: int, refine: int) -> None:
+    config = GanConfig(latent_size=8, g_channels=8, d_channels=8, num_classes=classes, refine=refine)
     generator, discriminator = build(config)
     digits = torch.arange(5) if classes else None
     fake = generator(torch.randn(5, 8), digits)
     assert fake.shape == (5, 1, 28, 28)
     assert fake.min() >= -1 and fake.max() <= 1  # tanh: the same range the real digits are scaled to
     assert discriminator(fake, digits).shape == (5,)  # raw logits, one per digit
+
+
+def test_a_model_saved_before_refine_loads_as_the_first_network() -> None:
+    first = Generator(GanConfig(latent_size=8, g_channels=8, refine=0))
+    config = GanConfig.from_dict({"latent_size": 8, "g_channels": 8, "d_channels": 8, "num_classes": 10})
+    assert config.refine == 0
+    Generator(config).load_state_dict(first.state_dict())  # strict: the same tensors, no to_pixels conv
+    with pytest.raises(RuntimeError, match="to_pixels"):
+        Generator(GanConfig(latent_size=8, g_channels=8, refine=1)).load_state_dict(first.state_dict())
+
+
+@pytest.mark.parametrize("refine", [1, 0])
+@torch.no_grad()
+def test_folding_the_batch_norms_keeps_the_digits(refine: int) -> None:
+    torch.manual_seed(0)
+    generator = Generator(GanConfig(latent_size=8, g_channels=8, refine=refine))
+    for norm in [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]:  # trained-looking norms
+        norm.weight.uniform_(0.5, 1.5), norm.bias.normal_(0, 0.2)
+        norm.running_mean.normal_(0, 0.3), norm.running_var.uniform_(0.5, 2.0)
+    z, digits = torch.randn(64, 8), torch.randint(0, 10, (64,))
+    expected = generator.eval()(z, digits)
+    folded = fold_batch_norm(copy.deepcopy(generator))
+    assert isinstance(folded.bn1, nn.Identity) and isinstance(getattr(folded, "bn2", nn.Identity()), nn.Identity)
+    torch.testing.assert_close(folded(z, digits), expected, atol=1e-6, rtol=0)
 
 
 def test_dcgan_init() -> None:
@@ -47,7 +72,7 @@ def test_one_step_follows_the_recipe() -> None:
     real, digits, z = torch.rand(16, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (16,)), torch.randn(16, 8)
     g0, d0 = copy.deepcopy(generator), copy.deepcopy(discriminator)
     step = DcganStep(generator, discriminator, TrainParams(label_smoothing=0.1))
-    assert step.opt_g.defaults["betas"] == (0.5, 0.999) and step.opt_g.defaults["lr"] == 2e-4
+    assert step.opt_g.defaults["betas"] == (0.5, 0.999) and step.opt_g.defaults["lr"] == 4e-4
     assert {id(p) for p in step.opt_g.param_groups[0]["params"]} == {id(p) for p in generator.parameters()}
     out = step(real, digits, z)
 

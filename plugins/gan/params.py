@@ -13,9 +13,9 @@ DATA_HELP = "MNIST folder or images IDX file (.gz or raw); default: the cache, d
 class TrainParams(JobParams):
     epochs: int = Field(20, ge=1, le=1000, description="passes over the training digits")
     batch_size: int = Field(64, ge=2, le=4096, description="digits per step (batch norm needs at least 2)")
-    lr_g: float = Field(2e-4, gt=0, le=0.1, description="generator Adam learning rate (betas 0.5, 0.999)")
+    lr_g: float = Field(4e-4, gt=0, le=0.1, description="generator Adam learning rate (betas 0.5, 0.999)")
     lr_d: float = Field(2e-4, gt=0, le=0.1, description="discriminator Adam learning rate (betas 0.5, 0.999)")
-    latent_size: int = Field(64, ge=2, le=1024, description="size of the generator's Gaussian latent")
+    latent_size: int = Field(16, ge=2, le=1024, description="size of the generator's Gaussian latent")
     label_smoothing: float = Field(
         0.0, ge=0, lt=0.5, description="one-sided label smoothing: real digits get target 1 - this"
     )
@@ -27,6 +27,7 @@ class TrainParams(JobParams):
         True, description="set the model's sampling temperature (0.8..1.4) by FID against its own training digits"
     )
     g_channels: int = Field(32, ge=4, le=512, description="generator width at 14x14 (twice that at 7x7)")
+    refine: bool = Field(True, description="end the generator in a 3x3 conv at 28x28 (false: the first network)")
     d_channels: int = Field(32, ge=4, le=512, description="discriminator width at 14x14 (twice that at 7x7)")
     data: DataPath | None = Field(None, description=DATA_HELP)
     holdout: int = Field(

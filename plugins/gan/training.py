@@ -172,7 +172,9 @@ def train(ctx: JobContext, params: TrainParams) -> None:
     device = ctx.device
     data = train_set(params)
     images, labels = to_tensors(data, device)
-    config = GanConfig(params.latent_size, params.g_channels, params.d_channels, 10 if params.conditional else 0)
+    config = GanConfig(
+        params.latent_size, params.g_channels, params.d_channels, 10 if params.conditional else 0, int(params.refine)
+    )
     torch.manual_seed(ctx.seed)
     generator, discriminator = build(config)
     generator.to(device), discriminator.to(device)
