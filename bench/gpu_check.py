@@ -143,19 +143,22 @@ def autocast(device: str, precision: str) -> Any:
 # -- bare loops: the same networks, no aigc ---------------------------------------------------------
 def bare_gan(images: torch.Tensor, labels: torch.Tensor, batch: int, steps: int, device: str, precision: str) -> float:
     from aigc.plugins.gan.networks import GanConfig, build
+    from aigc.plugins.gan.params import TrainParams
 
     torch.manual_seed(0)
-    g, d = build(GanConfig())
+    job = TrainParams()  # the networks and learning rates the train job uses by default
+    config = GanConfig(job.latent_size, job.g_channels, job.d_channels, 10, int(job.refine))
+    g, d = build(config)
     g.to(device), d.to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(g.parameters(), lr=job.lr_g, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=job.lr_d, betas=(0.5, 0.999))
     bce = torch.nn.BCEWithLogitsLoss()
 
     def step(i: int) -> None:
         pick = torch.randint(len(images), (batch,), device=images.device)
         real, y = images[pick], labels[pick]
         with autocast(device, precision):
-            fake = g(torch.randn(batch, 64, device=device), y)
+            fake = g(torch.randn(batch, config.latent_size, device=device), y)
             d_real, d_fake = d(real, y).float(), d(fake.detach(), y).float()
         loss_d = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
         opt_d.zero_grad(set_to_none=True)

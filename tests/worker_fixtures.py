@@ -174,7 +174,26 @@ class Cluster:
         return results, metrics
 
     def wait_status(self, job_id: int, *statuses: str, timeout: float = 60) -> Any:
-        return wait_until(lambda: (j := self.job(job_id)).status in statuses and j, timeout, f"job {job_id} {statuses}")
+        try:
+            return wait_until(
+                lambda: (j := self.job(job_id)).status in statuses and j, timeout, f"job {job_id} {statuses}"
+            )
+        except AssertionError as exc:  # an intermittent timeout must say where the job stood
+            raise AssertionError(f"{exc}\n{self.state_of(job_id)}") from None
+
+    def state_of(self, job_id: int) -> str:
+        """The job's row, its run-log lines and the last lines of each process's log."""
+        from aigc.core.store.models import utcnow
+
+        job = self.job(job_id)
+        lines = [
+            f"job {job_id}: {job.status}, attempts {job.attempts}, worker {job.worker}, "
+            f"lease until {job.lease_expires_at} (now {utcnow()})"
+        ]
+        lines += [" ".join(run) for run in self.runs(job_id)]
+        for _, log in self.processes:
+            lines += [f"--- {log.name}", *log.read_text(errors="replace").splitlines()[-40:]]
+        return "\n".join(lines)
 
     def runs(self, job_id: int) -> list[list[str]]:
         """Run-log lines of a job: [event, job, attempt, ..., time, pid]."""
