@@ -72,7 +72,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
-        targets = [(store_settings(s), newest_gan_model(store_settings(s)), str(s)) for s in args.stores]
+        stores = [(store_settings(folder), str(folder)) for folder in args.stores]
+        targets = [(settings, newest_gan_model(settings), name) for settings, name in stores]
         if not targets:
             targets = [(temporary_settings(Path(scratch)), "default", "bundled default")]
         rows = []

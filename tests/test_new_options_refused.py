@@ -1,6 +1,6 @@
-"""The options and settings of sweeps, dependencies, operations and GPU workers, and the vae plugin's split
-and size params, refuse bad values the same way as the rest of the CLI: one line naming the value and what
-is accepted, exit code 2, and nothing stored."""
+"""The options and settings of sweeps, dependencies, operations and GPU workers, the vae plugin's split
+and size params and the gan plugin's `refine` refuse bad values the same way as the rest of the CLI: one
+line naming the value and what is accepted, exit code 2, and nothing stored."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ CASES = [
     (("submit", "evaluate", "--plugin", "vae", "-p", "split=train"), {}, "invalid param 'split' for vae evaluate"),
     (("submit", "evaluate", "--plugin", "vae", "-p", "holdout=5"), {}, "holdout not used by split=test"),
     (("submit", "evaluate", "--plugin", "vae", "-p", "split=all", "-p", "test=3"), {}, "test not used by split=all"),
+    (("submit", "train", "--plugin", "gan", "-p", "refine=maybe"), {}, "invalid param 'refine' for gan train"),
 ]
 
 
