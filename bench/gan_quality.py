@@ -19,31 +19,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aigc.core.config import Settings
 from aigc.core.testing import run_job, temporary_settings
 
+sys.path.insert(0, str(Path(__file__).parent))
+from quality_stores import mean_sd, newest_model, store_settings  # noqa: E402
+
 SHARED = Path(os.environ.get("AIGC_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 TARGET_RATIO = 1.30  # FID ratio at temperature 1.0
 COLUMNS = ("fid", "real_fid", "fid_ratio", "confident", "coverage", "digit_accuracy")
-
-
-def store_settings(folder: Path) -> Settings:
-    return replace(Settings.from_env(), database_url=f"sqlite:///{folder / 'aigc.db'}", artifacts=folder / "art")
-
-
-def newest_gan_model(settings: Settings) -> str:
-    from aigc.core.store import Store, queries
-
-    with Store(settings).transaction() as session:
-        ids = [model.id for model in queries.models_of(session, plugin="gan")]
-    if not ids:
-        raise SystemExit(f"no gan model in {settings.database_url}")
-    return str(max(ids))
 
 
 def scores(settings: Settings, model: str, data: Path, seeds: list[int], temperature: float | None) -> dict[str, Any]:
@@ -60,10 +49,6 @@ def scores(settings: Settings, model: str, data: Path, seeds: list[int], tempera
     return row | {"temperature": runs[0]["temperature"], "reference": runs[0]["reference"]}
 
 
-def mean_sd(values: list[float]) -> str:
-    return f"{statistics.mean(values):.3f}" + (f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else "")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stores", type=Path, nargs="*", default=[], help="store folders; default: the bundled model")
@@ -73,7 +58,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         stores = [(store_settings(folder), str(folder)) for folder in args.stores]
-        targets = [(settings, newest_gan_model(settings), name) for settings, name in stores]
+        targets = [(settings, newest_model(settings, "gan"), name) for settings, name in stores]
         if not targets:
             targets = [(temporary_settings(Path(scratch)), "default", "bundled default")]
         rows = []

@@ -152,6 +152,31 @@ def test_bpe_tokenizer_and_epochs(trained: Trained) -> None:
     assert 1 <= model.config["steps"] < 20  # half a pass over far fewer BPE tokens than characters
 
 
+def test_a_validation_text_is_scored_and_the_whole_corpus_trained_on(trained: Trained, tmp_path: Path) -> None:
+    text = trained.corpus.read_text(encoding="utf-8")
+    scrambled = tmp_path / "scrambled.txt"  # the corpus's own characters in random order: unlearnable
+    scrambled.write_text("".join(random.Random(1).sample(text, len(text))), encoding="utf-8")
+    short = {**TRAIN, "checkpoint_every": STEPS, "corpus": str(trained.corpus)}
+    on_itself = job(trained, "train", {**short, "validation": str(trained.corpus)})
+    on_scrambled = job(trained, "train", {**short, "validation": str(scrambled)})
+    for outcome in (on_itself, on_scrambled):
+        assert outcome.job.status == "succeeded", outcome.job.error
+        assert outcome.summary["train_tokens"] == len(text)  # no tail held out: one token per character
+        assert outcome.models[0].config["holdout"] == 0.0
+    assert on_scrambled.models[0].config["validation"] == str(scrambled)
+    assert on_scrambled.summary["val_loss"] > on_itself.summary["val_loss"] + 0.5
+    assert trained.outcome.summary["train_tokens"] == len(text) - int(len(text) * 0.1)  # the default: a tail
+
+    assert "validation " + str(tmp_path / "none.txt") + " not found" in failure(
+        trained, "train", {**short, "validation": str(tmp_path / "none.txt")}, refused_at_submit=True
+    )
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text("to be\n", encoding="utf-8")
+    assert failure(trained, "train", {**short, "validation": str(tiny)}) == (
+        f"validation {tiny} has 6 tokens, fewer than context+1=33; give more validation text or a smaller context"
+    )
+
+
 def test_fine_tune_continues_a_local_base_with_its_own_tokenizer(trained: Trained) -> None:
     outcome = job(
         trained,
@@ -233,10 +258,7 @@ def test_evaluate_scores_nats_and_bits_per_character(trained: Trained) -> None:
 def test_bad_corpora_fail_with_one_line(trained: Trained, tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("  \n", encoding="utf-8")
-    assert (
-        failure(trained, "train", {**TINY, "corpus": str(empty)})
-        == f"corpus {empty} is empty: it holds no text to train on"
-    )
+    assert failure(trained, "train", {**TINY, "corpus": str(empty)}) == f"corpus {empty} is empty: it holds no text"
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\xe9 au lait\n".encode("latin-1") * 100)
     assert "is not UTF-8 text (invalid byte at offset 3)" in failure(trained, "train", {**TINY, "corpus": str(latin1)})

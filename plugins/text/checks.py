@@ -20,6 +20,8 @@ def check(params: JobParams, load_model: Callable[[], LoadedModel]) -> None:
         from aigc.plugins.text.data import corpus_files
 
         corpus_files(params.corpus)
+        if params.validation is not None:
+            corpus_files(params.validation, "validation")
         if params.base is not None:
             from aigc.plugins.text.networks import check_causal_lm
 

@@ -11,8 +11,10 @@ import torch
 from aigc.core.plugin_api import UsageError, to_device
 
 
-def corpus_files(spec: str) -> list[Path]:
-    """The files a corpus spec names: a file, a folder's *.txt (recursively, sorted), or a glob (sorted)."""
+def corpus_files(spec: str, what: str = "corpus") -> list[Path]:
+    """The files a corpus spec names: a file, a folder's *.txt (recursively, sorted), or a glob (sorted).
+
+    `what` names the param in errors (corpus, validation)."""
     path = Path(spec).expanduser()
     if path.is_file():
         return [path]
@@ -20,15 +22,15 @@ def corpus_files(spec: str) -> list[Path]:
         files = sorted(p for p in path.rglob("*.txt") if p.is_file())
         if not files:
             raise UsageError(
-                f"corpus folder {spec} holds no .txt files; give a text file, a folder of .txt files or a glob"
+                f"{what} folder {spec} holds no .txt files; give a text file, a folder of .txt files or a glob"
             )
         return files
     if glob.has_magic(spec):
         files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
         if not files:
-            raise UsageError(f"corpus glob '{spec}' matches no files")
+            raise UsageError(f"{what} glob '{spec}' matches no files")
         return files
-    raise UsageError(f"corpus {spec} not found; give a text file, a folder of .txt files or a glob")
+    raise UsageError(f"{what} {spec} not found; give a text file, a folder of .txt files or a glob")
 
 
 def read_text(path: Path) -> str:
@@ -42,12 +44,12 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def read_corpus(spec: str, separator: str) -> str:
+def read_corpus(spec: str, separator: str, what: str = "corpus") -> str:
     """All the corpus files' text, documents joined by `separator` (the tokenizer's end-of-text token)."""
-    texts = [read_text(path) for path in corpus_files(spec)]
+    texts = [read_text(path) for path in corpus_files(spec, what)]
     text = separator.join(t for t in texts if t)
     if not text.strip():
-        raise UsageError(f"corpus {spec} is empty: it holds no text to train on")
+        raise UsageError(f"{what} {spec} is empty: it holds no text")
     return text
 
 

@@ -24,7 +24,14 @@ class TrainParams(JobParams):
 
     corpus: DataPath = Field(description=CORPUS_HELP)
     holdout: float = Field(
-        default=0.1, ge=0, lt=0.5, description="the LAST fraction of the corpus is held out for validation (0: none)"
+        default=0.1,
+        ge=0,
+        lt=0.5,
+        description="the LAST fraction of the corpus is held out for validation (0: none; unused with validation)",
+    )
+    validation: DataPath | None = Field(
+        default=None,
+        description="UTF-8 text to score val_loss on instead of the corpus's tail; the whole corpus is then trained on",
     )
     base: DataPathOrHubName | None = Field(
         default=None,

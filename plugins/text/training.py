@@ -29,7 +29,10 @@ def train(ctx: JobContext, p: TrainParams) -> None:
     device = ctx.device
     state = ctx.load_checkpoint()
     text = read_corpus(p.corpus, separator=tokenizers.EOS)
-    train_text, val_text = split_tail(text, p.holdout)
+    if p.validation is not None:
+        train_text, val_text = text, read_corpus(p.validation, separator=tokenizers.EOS, what="validation")
+    else:
+        train_text, val_text = split_tail(text, p.holdout)
 
     model, tokenizer = build_model(p, train_text, state, ctx.seed)
     limit = networks.context_of(model)
@@ -144,6 +147,11 @@ def _check_lengths(p: TrainParams, train_ids: torch.Tensor, val_ids: torch.Tenso
             "give more text or a smaller context"
         )
     if val_ids is not None and len(val_ids) < p.context + 1:
+        if p.validation is not None:
+            raise UsageError(
+                f"validation {p.validation} has {len(val_ids)} tokens, fewer than context+1={p.context + 1}; "
+                "give more validation text or a smaller context"
+            )
         raise UsageError(
             f"the held-out tail (holdout={p.holdout}) has {len(val_ids)} tokens, fewer than "
             f"context+1={p.context + 1}; raise holdout, lower context, or set holdout=0"
@@ -225,7 +233,8 @@ def finish(
         "context": p.context,
         "parameters": networks.parameter_count(model),
         "corpus": p.corpus,
-        "holdout": p.holdout,
+        "holdout": p.holdout if p.validation is None else 0.0,
+        "validation": p.validation,
         "steps": steps,
         "batch_size": p.batch_size,
         "lr": p.lr,
