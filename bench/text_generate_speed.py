@@ -11,12 +11,18 @@ storing results) is printed beside it. A batched `model.generate` (all sequences
 printed for reference: faster, but it cannot give each sequence its seed or stream it.
 
     nice -n 10 python bench/text_generate_speed.py --rounds 3      # the bundled model
+    nice -n 10 python bench/text_generate_speed.py --against-store /tmp/text-1   # and a candidate beside it
+
+With `--against-store DIR` (a store folder a training command wrote: DIR/aigc.db, DIR/art), each round
+also runs the generate job with that store's newest text model, and the ratio of the two jobs' medians is
+printed: how a candidate for the bundled default generates beside the bundled model.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +32,9 @@ import torch
 from aigc.core.testing import run_job, temporary_settings
 from aigc.plugins import text as text_plugin
 from aigc.plugins.text import networks
+
+sys.path.insert(0, str(Path(__file__).parent))
+from quality_stores import newest_model, store_settings  # noqa: E402
 
 
 def direct(model: object, tokenizer: object, prompt: str, sequences: int, new_tokens: int, batched: bool) -> float:
@@ -75,6 +84,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=None, help="default: what fits in the context")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--against-store", type=Path, default=None, help="also time this store's newest text model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -88,16 +98,23 @@ def main() -> None:
         model_id = "default"
         direct(model, tokenizer, args.prompt, 1, 8, batched=False)  # warm-up
         plugin_job(settings, model_id, args.prompt, 1, 8)
-        one, job, whole, batch = [], [], [], []
+        candidate = None
+        if args.against_store is not None:
+            candidate = (store_settings(args.against_store), newest_model(store_settings(args.against_store), "text"))
+            plugin_job(*candidate, args.prompt, 1, 8)
+        one, job, whole, batch, other = [], [], [], [], []
         for round_ in range(1, args.rounds + 1):
             one.append(direct(model, tokenizer, args.prompt, args.sequences, new_tokens, batched=False))
             rate, end_to_end, produced = plugin_job(settings, model_id, args.prompt, args.sequences, new_tokens)
             job.append(rate)
             whole.append(end_to_end)
             batch.append(direct(model, tokenizer, args.prompt, args.sequences, new_tokens, batched=True))
+            if candidate is not None:
+                other.append(plugin_job(*candidate, args.prompt, args.sequences, new_tokens)[0])
             print(
                 f"round {round_}: model.generate {one[-1]:7.1f} tok/s   generate job {job[-1]:7.1f} tok/s "
-                f"({produced} tokens; end to end {whole[-1]:7.1f})   batched model.generate {batch[-1]:7.1f}",
+                f"({produced} tokens; end to end {whole[-1]:7.1f})   batched model.generate {batch[-1]:7.1f}"
+                + (f"   candidate's job {other[-1]:7.1f}" if other else ""),
                 flush=True,
             )
     d, j = statistics.median(one), statistics.median(job)
@@ -109,6 +126,9 @@ def main() -> None:
     print(f"  text generate job                     {j:7.1f} tok/s   ratio {j / d:.3f}  (target >= 0.90)")
     print(f"  text generate job, end to end         {statistics.median(whole):7.1f} tok/s")
     print(f"  model.generate, all sequences at once {statistics.median(batch):7.1f} tok/s  (reference)")
+    if other:
+        c = statistics.median(other)
+        print(f"  text generate job, candidate model    {c:7.1f} tok/s   ratio to the bundled {c / j:.3f}")
 
 
 if __name__ == "__main__":
