@@ -55,7 +55,7 @@ def test_path_params_are_marked_in_the_params_models():
 
     assert set(path_params(GanTrain)) == {"data"}
     assert set(path_params(VaeGenerate)) == {"data"}
-    assert set(path_params(TextTrain)) == {"corpus", "base"} and path_params(TextTrain)["base"].hub_names
+    assert set(path_params(TextTrain)) == {"corpus", "validation", "base"} and path_params(TextTrain)["base"].hub_names
     assert set(path_params(TextGenerate)) == {"prompts_file"}
     assert set(path_params(TextEvaluate)) == {"corpus"}
     assert TextTrain.model_json_schema()["properties"]["corpus"]["format"] == "path"
