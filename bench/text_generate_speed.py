@@ -100,7 +100,8 @@ def main() -> None:
         plugin_job(settings, model_id, args.prompt, 1, 8)
         candidate = None
         if args.against_store is not None:
-            candidate = (store_settings(args.against_store), newest_model(store_settings(args.against_store), "text"))
+            store = store_settings(args.against_store)
+            candidate = (store, newest_model(store, "text"))
             plugin_job(*candidate, args.prompt, 1, 8)
         one, job, whole, batch, other = [], [], [], [], []
         for round_ in range(1, args.rounds + 1):

@@ -1,14 +1,16 @@
 """The options and settings of sweeps, dependencies, operations and GPU workers, the vae plugin's split
-and size params and the gan plugin's `refine` refuse bad values the same way as the rest of the CLI: one
-line naming the value and what is accepted, exit code 2, and nothing stored."""
+and size params, the gan plugin's `refine` and the text plugin's `validation` refuse bad values the same
+way as the rest of the CLI: one line naming the value and what is accepted, exit code 2, nothing stored."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import cli, env_for
 
+README = str(Path(__file__).resolve().parents[1] / "README.md")  # any existing UTF-8 file will do as a corpus
 CASES = [
     (("submit", "generate", "--plugin", "toy", "--label", "loud"), {}, "label 'loud' is not known; accepted: visible"),
     (("submit", "generate", "--plugin", "toy", "--timeout", "5x"), {}, "--timeout '5x' is not a duration; accepted:"),
@@ -26,6 +28,11 @@ CASES = [
     (("submit", "evaluate", "--plugin", "vae", "-p", "holdout=5"), {}, "holdout not used by split=test"),
     (("submit", "evaluate", "--plugin", "vae", "-p", "split=all", "-p", "test=3"), {}, "test not used by split=all"),
     (("submit", "train", "--plugin", "gan", "-p", "refine=maybe"), {}, "invalid param 'refine' for gan train"),
+    (
+        ("submit", "train", "--plugin", "text", "-p", f"corpus={README}", "-p", "validation=/no/such/plays"),
+        {},
+        "validation /no/such/plays not found; give a text file, a folder of .txt files or a glob",
+    ),
 ]
 
 
